@@ -1,0 +1,135 @@
+"""Command line: `python -m harness run|report|cells`; Nox sessions call it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from harness import cells as cells_mod
+from harness import fingerprint, scenarios, store, supervisor
+from harness.errors import UserError
+from harness import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cells", type=Path, default=ROOT / "cells" / "cells.toml", help="cells file")
+    p.add_argument("--scenarios", type=Path, default=ROOT / "scenarios", help="scenario folder")
+    p.add_argument("--results", type=Path, default=ROOT / "results", help="results folder")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    ap = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    ap.add_argument("--version", action="version", version=__version__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one cell's cases in the current interpreter (its pinned environment)")
+    _common(run)
+    run.add_argument("--cell", required=True, help="cell id (see `python -m harness cells`)")
+    run.add_argument("--case", action="append", metavar="GLOB", help="only cases whose id matches (repeatable)")
+    run.add_argument("--fresh", action="store_true", help="rerun even if up-to-date rows exist")
+    run.add_argument("--jobs", type=int, default=2, help="worker processes for this cell (default 2)")
+    run.add_argument("--install-log", type=Path, help="installer output, quoted in rows when pins are missing")
+    run.add_argument("--label", default="", help="prefix of progress lines")
+    run.add_argument("--matrix-start", type=float, help="epoch seconds the matrix run started (for elapsed time)")
+    run.add_argument("--after-s", type=float, default=0.0, help="estimated seconds of cells after this one")
+    run.add_argument("--invoked-by", default="", help="the command the user ran, stored in rows")
+
+    rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")
+    _common(rep)
+    rep.add_argument("--out", type=Path, default=ROOT / "report.md", help="report file")
+    rep.add_argument("--plots", type=Path, default=ROOT / "results" / "plots", help="plot folder")
+
+    cl = sub.add_parser("cells", help="list the cells of the matrix and the excluded ones")
+    _common(cl)
+    cl.add_argument("--json", action="store_true", help="machine-readable output")
+    return ap
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run (or reuse) one cell and store a row per case."""
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    matrix = cells_mod.load(args.cells)
+    cell = matrix.get(args.cell)
+    scens = scenarios.load_all(args.scenarios)
+    cases = scenarios.select(scens, args.case)
+    machine = fingerprint.machine()
+    path = store.cell_path(args.results, machine["id"], cell.id)
+    label = args.label or f"[{cell.id}]"
+    progress = supervisor.Progress(label, args.matrix_start or time.time(), args.after_s)
+    if not args.fresh:
+        hashes = {s.id: s.hash for s in scens}
+        stale = set(store.stale_cases(path, [(c.scenario, c.case_id) for c in cases], hashes, cell.hash, __version__))
+        reused = len(cases) - len(stale)
+        cases = [c for c in cases if (c.scenario, c.case_id) in stale]
+        if not cases:
+            progress.line(f"up to date: {reused} rows reused from {path} (use --fresh to rerun)")
+            return 0
+    invoked = args.invoked_by or f"python -m harness run --cell {cell.id}"
+    t0 = time.time()
+    run = supervisor.CellRun(
+        cell, {s.id: s for s in scens}, cases, args.results, machine, invoked, progress, args.jobs
+    )
+    progress.line(f"{len(cases)} cases, {run.jobs} worker(s): {cell.summary}")
+    problems = supervisor.install_problems(cell)
+    if problems:
+        log = args.install_log.read_text(encoding="utf-8", errors="replace") if args.install_log and args.install_log.exists() else ""
+        counts = run.record_install_failure(problems, log)
+    else:
+        counts = run.run()
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    progress.line(f"done in {time.time() - t0:.0f}s: {summary} -> {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the report from stored rows only."""
+    from harness import report
+
+    matrix = cells_mod.load(args.cells)
+    rows = store.read_all(args.results)
+    scens = scenarios.load_all(args.scenarios)
+    report.write(rows, matrix, scens, args.out, args.plots)
+    print(f"wrote {args.out} ({len(rows)} rows) and plots in {args.plots}")
+    return 0
+
+
+def cmd_cells(args: argparse.Namespace) -> int:
+    """List cells, one per line (or JSON)."""
+    matrix = cells_mod.load(args.cells)
+    if args.json:
+        data = {
+            "cells": [{"id": c.id, "python": c.python, "pins": c.pins, "backend": c.backend,
+                       "flavor": c.flavor, "roles": list(c.roles)} for c in matrix.cells],
+            "excluded": [{"id": e.id, "reason": e.reason} for e in matrix.excluded],
+        }
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return 0
+    for c in matrix.cells:
+        print(f"{c.id:<28} {c.summary}  ({', '.join(c.roles)})")
+    for e in matrix.excluded:
+        print(f"{e.id:<28} EXCLUDED: {e.reason}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, dispatch, and turn UserError into one line on stderr with exit code 2."""
+    args = parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "report": cmd_report, "cells": cmd_cells}[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rows stored so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Environment fingerprint, one small function per aspect; rows from different machines never merge."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+from typing import Any
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or platform.processor elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown-cpu"
+
+
+def memory_gib() -> int:
+    """Total memory in GiB, rounded."""
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def cores() -> int:
+    """CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def machine_id(cpu: str, ncores: int, mem: int) -> str:
+    """A stable folder name for a machine class: MASKCOMPAT_MACHINE, or arch-cpu-cores-memory."""
+    override = os.environ.get("MASKCOMPAT_MACHINE")
+    if override:
+        return re.sub(r"[^\w.-]+", "-", override)
+    slug = re.sub(r"\(r\)|\(tm\)|cpu|processor|@.*$", "", cpu.lower())
+    slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")[:40] or "cpu"
+    return f"{platform.machine()}-{slug}-{ncores}c-{mem}g"
+
+
+def machine() -> dict[str, Any]:
+    """What every row records about the machine it ran on."""
+    cpu, ncores, mem = cpu_model(), cores(), memory_gib()
+    return {
+        "id": machine_id(cpu, ncores, mem),
+        "cpu": cpu,
+        "cores": ncores,
+        "memory_gib": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "arch": platform.machine(),
+        "hostname": socket.gethostname(),
+    }

@@ -1,0 +1,121 @@
+"""Nox sessions: `matrix` (one per pinned cell), `report`, `tests`, `lint`."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from harness import __version__, fingerprint, scenarios, store  # noqa: E402
+from harness import cells as cells_mod  # noqa: E402
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "lint"]
+
+MATRIX = cells_mod.load(ROOT / "cells" / "cells.toml")
+SCENARIOS = scenarios.load_all(ROOT / "scenarios")
+PY = "3.11"
+_RUN: dict[str, list[float]] = {"cell_s": []}
+_START = time.time()
+PRIOR_CELL_S = 40.0
+
+
+def _matrix_args(posargs: list[str]) -> argparse.Namespace:
+    """The arguments after `--` that the noxfile itself needs (the rest go to `harness run`)."""
+    ap = argparse.ArgumentParser(prog="nox -s matrix --", add_help=False)
+    ap.add_argument("--case", action="append")
+    ap.add_argument("--fresh", action="store_true")
+    known, _ = ap.parse_known_args(posargs)
+    return known
+
+
+def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
+    """Whether the cell has cases without an up-to-date row on this machine."""
+    if args.fresh:
+        return True
+    cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case)]
+    path = store.cell_path(ROOT / "results", fingerprint.machine()["id"], cell.id)
+    return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
+
+
+def _selected(session: nox.Session) -> list[cells_mod.Cell]:
+    """The cells this nox invocation runs, in order (all cells when `-s matrix` or none named)."""
+    names = getattr(session._runner.global_config, "sessions", None) or ["matrix"]
+    if "matrix" in names:
+        return list(MATRIX.cells)
+    chosen = {n[len("matrix(") : -1] for n in names if n.startswith("matrix(")}
+    return [c for c in MATRIX.cells if c.id in chosen]
+
+
+@nox.session(python=False)
+def cells(session: nox.Session) -> None:
+    """List the cells of the matrix with their pins, and the excluded pairs with reasons."""
+    session.run(sys.executable, "-m", "harness", "cells", *session.posargs, env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session
+@nox.parametrize(
+    "python,cell",
+    [nox.param(c.python, c.id, id=c.id) for c in MATRIX.cells],
+)
+def matrix(session: nox.Session, cell: str) -> None:
+    """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N)."""
+    session.notify("report")
+    the_cell = MATRIX.get(cell)
+    args = _matrix_args(session.posargs)
+    selected = _selected(session)
+    ids = [c.id for c in selected]
+    pos = ids.index(cell) + 1 if cell in ids else 1
+    label = f"[{pos:>2}/{len(ids)} {cell}]"
+    if not _stale(the_cell, args):
+        print(f"{label} up to date: rows reused (pass `-- --fresh` to rerun)", flush=True)
+        return
+    later = [c for c in selected[pos:] if _stale(c, args)]
+    measured = _RUN["cell_s"]
+    per_cell = sorted(measured)[len(measured) // 2] if measured else PRIOR_CELL_S
+    log = Path(session.create_tmp()) / "install.log"
+    t0 = time.time()
+    with log.open("w") as fh:
+        session.install(*the_cell.pins, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256))
+    session.run(
+        "python", "-m", "harness", "run", "--cell", cell,
+        "--install-log", str(log),
+        "--label", label,
+        "--matrix-start", str(_START),
+        "--after-s", str(per_cell * len(later)),
+        "--invoked-by", "nox " + " ".join(sys.argv[1:]),
+        *session.posargs,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    _RUN["cell_s"].append(time.time() - t0)
+
+
+@nox.session(python=PY)
+def report(session: nox.Session) -> None:
+    """Render report.md and results/plots from results/ only (no TensorFlow involved)."""
+    session.install("-r", "requirements/report.txt")
+    session.run("python", "-m", "harness", "report", *session.posargs, env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session(python=PY)
+def tests(session: nox.Session) -> None:
+    """Unit tests, plus integration tests that install and run real pinned cells (slow ones need uv)."""
+    session.install("-r", "requirements/tests.txt")
+    session.run("pytest", *(session.posargs or ["-q", "tests"]), env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session(python=PY)
+def lint(session: nox.Session) -> None:
+    """ruff (style, imports) and mypy (types) over the harness, tests and this file."""
+    session.install("-r", "requirements/lint.txt")
+    session.run("ruff", "check", "harness", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")
+    session.run("mypy", "harness", "noxfile.py")
