@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -46,13 +47,21 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
 
 
+def _tags(cell: cells_mod.Cell) -> list[str]:
+    """Tags of a cell's session: its roles, flavor and backend (`nox -t keras3-minor`)."""
+    return [*cell.roles, cell.flavor, cell.backend]
+
+
 def _selected(session: nox.Session) -> list[cells_mod.Cell]:
-    """The cells this nox invocation runs, in order (all cells when `-s matrix` or none named)."""
-    names = getattr(session._runner.global_config, "sessions", None) or ["matrix"]
-    if "matrix" in names:
-        return list(MATRIX.cells)
-    chosen = {n[len("matrix(") : -1] for n in names if n.startswith("matrix(")}
-    return [c for c in MATRIX.cells if c.id in chosen]
+    """The cells this nox invocation runs, in order, for the `[i/n]` label and the estimate."""
+    config = session._runner.global_config
+    names, tags = getattr(config, "sessions", None), getattr(config, "tags", None)
+    if names and "matrix" not in names:
+        chosen = {n[len("matrix(") : -1] for n in names if n.startswith("matrix(")}
+        return [c for c in MATRIX.cells if c.id in chosen]
+    if tags and not names:
+        return [c for c in MATRIX.cells if set(tags) & set(_tags(c))]
+    return list(MATRIX.cells)
 
 
 @nox.session(python=False)
@@ -64,7 +73,7 @@ def cells(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize(
     "python,cell",
-    [nox.param(c.python, c.id, id=c.id) for c in MATRIX.cells],
+    [nox.param(c.python, c.id, id=c.id, tags=_tags(c)) for c in MATRIX.cells],
 )
 def matrix(session: nox.Session, cell: str) -> None:
     """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N)."""
@@ -83,15 +92,30 @@ def matrix(session: nox.Session, cell: str) -> None:
     per_cell = sorted(measured)[len(measured) // 2] if measured else PRIOR_CELL_S
     log = Path(session.create_tmp()) / "install.log"
     t0 = time.time()
+    env = {}
+    if os.environ.get("PIP_FIND_LINKS") and not os.environ.get("UV_FIND_LINKS"):
+        env["UV_FIND_LINKS"] = os.environ["PIP_FIND_LINKS"]  # local wheel folders, e.g. the torch CPU build
     with log.open("w") as fh:
-        session.install(*the_cell.pins, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256))
+        session.install(
+            *the_cell.pins, env=env, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256)
+        )
     session.run(
-        "python", "-m", "harness", "run", "--cell", cell,
-        "--install-log", str(log),
-        "--label", label,
-        "--matrix-start", str(_START),
-        "--after-s", str(per_cell * len(later)),
-        "--invoked-by", "nox " + " ".join(sys.argv[1:]),
+        "python",
+        "-m",
+        "harness",
+        "run",
+        "--cell",
+        cell,
+        "--install-log",
+        str(log),
+        "--label",
+        label,
+        "--matrix-start",
+        str(_START),
+        "--after-s",
+        str(per_cell * len(later)),
+        "--invoked-by",
+        "nox " + " ".join(sys.argv[1:]),
         *session.posargs,
         env={"PYTHONPATH": str(ROOT)},
     )

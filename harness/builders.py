@@ -64,7 +64,7 @@ def padded_batch(model: dict[str, Any]) -> Any:
     rng = np.random.default_rng(int(model["seed"]))
     batch, steps, feats = int(model["batch"]), int(model["timesteps"]), int(model["features"])
     x = rng.standard_normal((batch, steps, feats)).astype("float32")
-    pad = int(round(steps * float(model["pad_fraction"])))
+    pad = round(steps * float(model["pad_fraction"]))
     if pad:
         if model["padding"] == "post":
             x[:, steps - pad :, :] = float(model["mask"])

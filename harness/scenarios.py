@@ -65,9 +65,11 @@ class Scenario:
         return out
 
 
-def _line_of(text: str, needle: str) -> int:
+def _line_of(text: str, key: str) -> int:
+    """The first line that sets `key` or opens a `[key]` table (0 when none does)."""
     for no, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith(needle):
+        bare = line.strip()
+        if bare.startswith(f"[{key}]") or bare.split("=")[0].strip() == key:
             return no
     return 0
 
@@ -160,7 +162,9 @@ def select(scenarios: list[Scenario], patterns: list[str] | None) -> list[Case]:
     chosen = [
         c
         for c in cases
-        if any(fnmatch.fnmatchcase(c.case_id, p) or fnmatch.fnmatchcase(f"{c.scenario}/{c.case_id}", p) for p in patterns)
+        if any(
+            fnmatch.fnmatchcase(c.case_id, p) or fnmatch.fnmatchcase(f"{c.scenario}/{c.case_id}", p) for p in patterns
+        )
     ]
     if not chosen:
         raise UserError(f"no case matches {patterns}; case ids look like {cases[0].scenario}/{cases[0].case_id}")

@@ -57,6 +57,7 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any]], order: list[tuple[str
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in ordered:
                 fh.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")

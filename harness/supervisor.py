@@ -6,6 +6,7 @@ A worker that crashes or hangs costs only the case it was running: that case bec
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -25,15 +26,24 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import harness
-from harness import signature, store
+from harness import schema, signature, store
 from harness.cells import Cell
 from harness.scenarios import Case, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 600.0
 # Variables a worker inherits from the parent; everything else it gets is set explicitly.
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
-              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LD_LIBRARY_PATH")
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "LD_LIBRARY_PATH",
+)
 
 
 class WorkerGone(Exception):
@@ -112,10 +122,8 @@ class Worker:
                 self.proc.stdin.close()
             self.proc.wait(timeout=30)
         except (subprocess.TimeoutExpired, ProcessLookupError, OSError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait()
         os.close(self._fd)
         self._log_fh.close()
@@ -210,7 +218,7 @@ class CellRun:
         err_type, err_msg = fields.pop("error_type", None), fields.pop("error_message", None)
         stage = fields.pop("failed_stage", None)
         row: dict[str, Any] = {
-            "schema": store.schema.SCHEMA_VERSION,
+            "schema": schema.SCHEMA_VERSION,
             "harness_version": harness.__version__,
             "scenario": case.scenario,
             "scenario_hash": scen.hash,
@@ -230,7 +238,7 @@ class CellRun:
             "error_type": err_type,
             "error_message": err_msg,
             "error_signature": signature.signature(stage, err_type, err_msg) if outcome != "ok" else None,
-            "started_at": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
+            "started_at": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
             "duration_s": round(duration, 3),
             "machine": self.machine,
             "packages": versions,
@@ -250,9 +258,7 @@ class CellRun:
             cell_left = self.case_time / self.done * left_cases / self.jobs
         verdict = row["outcome"] if row["outcome"] == "ok" else f"{row['outcome']}@{row['failed_stage']}"
         detail = f" {row['error_type']}" if row.get("error_type") else ""
-        self.progress.line(
-            f"{case.case_id:<24} {verdict:<28}{detail} ({row['duration_s']:.1f}s)", cell_left
-        )
+        self.progress.line(f"{case.case_id:<24} {verdict:<28}{detail} ({row['duration_s']:.1f}s)", cell_left)
 
     # ---- workers ----------------------------------------------------------------------------------
     def worker_env(self) -> dict[str, str]:
@@ -329,14 +335,24 @@ class CellRun:
         except WorkerHung:
             worker.close(kill=True)
             return self.row(
-                case, "timeout", started, time.time() - started, failed_stage=worker.stage,
-                error_type="Timeout", error_message=f"no answer within {scen.timeout_s:.0f}s",
+                case,
+                "timeout",
+                started,
+                time.time() - started,
+                failed_stage=worker.stage,
+                error_type="Timeout",
+                error_message=f"no answer within {scen.timeout_s:g}s",
             ), False
         except WorkerGone:
             code = worker.close(kill=True)
             return self.row(
-                case, "crash", started, time.time() - started, failed_stage=worker.stage,
-                error_type="WorkerCrashed", error_message=f"worker exited with code {code}: {worker.log_tail()}",
+                case,
+                "crash",
+                started,
+                time.time() - started,
+                failed_stage=worker.stage,
+                error_type="WorkerCrashed",
+                error_message=f"worker exited with code {code}: {worker.log_tail()}",
             ), False
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -348,8 +364,13 @@ class CellRun:
         """The row of a case that could not run because the stack did not import."""
         f = self.import_failure or {}
         return self.row(
-            case, f.get("outcome", "fail"), time.time(), 0.0, failed_stage="import",
-            error_type=f.get("error_type"), error_message=f.get("error_message"),
+            case,
+            f.get("outcome", "fail"),
+            time.time(),
+            0.0,
+            failed_stage="import",
+            error_type=f.get("error_type"),
+            error_message=f.get("error_message"),
             **({"traceback_tail": f["traceback_tail"]} if "traceback_tail" in f else {}),
         )
 
@@ -396,7 +417,9 @@ class CellRun:
         if install_log:
             message += "\n--- installer output (end) ---\n" + install_log[-2500:]
         rows = [
-            self.row(c, "fail", time.time(), 0.0, failed_stage="install", error_type="InstallError", error_message=message)
+            self.row(
+                c, "fail", time.time(), 0.0, failed_stage="install", error_type="InstallError", error_message=message
+            )
             for c in self.cases
         ]
         store.upsert(self.path, rows, self.order)

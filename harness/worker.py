@@ -6,6 +6,7 @@ MASKCOMPAT_RESULT_FD. stdout/stderr carry only framework noise and go to the sup
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import json
@@ -103,10 +104,9 @@ def serve(reply: Any, stack: builders.Stack) -> None:
                     stack, req["builder"], req["model"], req["tolerance"], req["params"], req["workdir"], on_stage
                 )
             finally:
-                try:
+                # clearing is housekeeping; a failure here must not hide the result
+                with contextlib.suppress(Exception):
                     stack.keras.backend.clear_session()
-                except Exception:  # clearing is housekeeping; a failure here must not hide the result
-                    pass
         out: dict[str, Any] = {
             "type": "result",
             "case_id": req["case_id"],

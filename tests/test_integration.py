@@ -1,0 +1,134 @@
+"""Real pinned cells: install them with uv, run the seed cases through the supervisor, check stage outcomes.
+
+One release is known to fail the seed case (Keras 3.1.1 loads a `.keras` file whose Masking config holds the
+tagged `__tensor__` dict and predict fails), one is known to pass it (Keras 3.15.1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import cells
+
+ROOT = Path(__file__).resolve().parent.parent
+VENVS = ROOT / ".cache" / "cells"
+
+pytestmark = pytest.mark.integration
+
+
+def uv() -> str:
+    """The uv binary: on PATH, or the one the `uv` package ships."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    from uv import find_uv_bin  # type: ignore[import-not-found]
+
+    return str(find_uv_bin())
+
+
+def cell_python(cell: cells.Cell) -> Path:
+    """A venv with the cell's pins (kept in .cache/cells between runs; uv makes a repeat install instant)."""
+    venv = VENVS / cell.id
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([uv(), "venv", "-q", "-p", cell.python, str(venv)], check=True)
+    env = dict(os.environ)
+    if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
+        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
+    subprocess.run([uv(), "pip", "install", "-q", "--python", str(python), *cell.pins], check=True, env=env)
+    return python
+
+
+def run_cases(python: Path, cell_id: str, results: Path, *cases: str) -> dict[str, dict[str, Any]]:
+    """Run the named seed cases of one cell through `python -m harness run`; rows by case id."""
+    argv = [str(python), "-m", "harness", "run", "--cell", cell_id, "--results", str(results)]
+    for case in cases:
+        argv += ["--case", case]
+    proc = subprocess.run(
+        argv, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = list(results.glob(f"*/{cell_id}.jsonl"))
+    assert len(files) == 1
+    return {r["case_id"]: r for r in map(json.loads, files[0].read_text().splitlines())}
+
+
+def test_keras_3_1_fails_the_seed_case_at_predict_after_load(matrix: cells.Matrix, tmp_path: Path) -> None:
+    cell = matrix.get("tf2.16.2-keras3.1.1")
+    rows = run_cases(cell_python(cell), cell.id, tmp_path, "tensor-float64:.keras", "list:.keras")
+    bad, good = rows["tensor-float64:.keras"], rows["list:.keras"]
+    assert (bad["outcome"], bad["failed_stage"]) == ("fail", "predict_after_load")
+    assert "__tensor__" in bad["error_message"] and "__tensor__" in bad["error_signature"]
+    assert bad["stage_s"].keys() >= {"build", "predict", "save", "load"}
+    assert (good["outcome"], good["failed_stage"]) == ("ok", None)
+    assert good["details"]["max_abs_diff"] <= 1e-6
+    for row in rows.values():
+        assert (row["tensorflow"], row["keras"], row["keras_flavor"], row["device"]) == (
+            "2.16.2",
+            "3.1.1",
+            "keras3",
+            "cpu",
+        )
+
+
+def test_keras_3_15_passes_the_seed_case(matrix: cells.Matrix, tmp_path: Path) -> None:
+    cell = matrix.get("tf2.21.0-keras3.15.1")
+    rows = run_cases(cell_python(cell), cell.id, tmp_path, "tensor-float64:.keras")
+    row = rows["tensor-float64:.keras"]
+    assert (row["outcome"], row["failed_stage"], row["error_type"]) == ("ok", None, None)
+    assert row["stage_s"].keys() == {"build", "predict", "save", "load", "predict_after_load", "equivalence"}
+
+
+def test_a_rerun_reuses_rows(matrix: cells.Matrix, tmp_path: Path) -> None:
+    cell = matrix.get("tf2.21.0-keras3.15.1")
+    python = cell_python(cell)
+    first = run_cases(python, cell.id, tmp_path, "float:.h5")
+    again = run_cases(python, cell.id, tmp_path, "float:.h5")
+    assert first == again
+
+
+def test_missing_pins_become_install_rows(matrix: cells.Matrix, tmp_path: Path) -> None:
+    """Running a cell in an interpreter without its pins records `install` failures instead of running."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--cell",
+            "tf2.12.1-keras2.12.0",
+            "--results",
+            str(tmp_path),
+            "--case",
+            "list:*",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for f in tmp_path.glob("*/*.jsonl") for x in f.read_text().splitlines()]
+    assert [(r["outcome"], r["failed_stage"], r["error_type"]) for r in rows] == [
+        ("fail", "install", "InstallError")
+    ] * 2
+    assert "tensorflow-cpu is not installed" in rows[0]["error_message"]
+
+
+def test_unknown_cell_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--cell", "tf9.9.9", "--results", str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: unknown cell id 'tf9.9.9'") and "Traceback" not in proc.stderr
+    assert not any(tmp_path.iterdir())
