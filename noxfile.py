@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -21,6 +23,19 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests", "lint"]
 
+
+def _pyenv_interpreters() -> None:
+    """Let nox and uv find every pyenv-installed Python as python3.X (pyenv shims answer only active ones)."""
+    if "PYENV_VERSION" in os.environ or not shutil.which("pyenv"):
+        return
+    run = functools.partial(subprocess.run, capture_output=True, text=True, check=False)
+    current = run(["pyenv", "version-name"]).stdout.strip()
+    versions = [v for v in run(["pyenv", "versions", "--bare"]).stdout.split() if v[:1].isdigit()]
+    if current and versions:
+        os.environ["PYENV_VERSION"] = ":".join([current, *(v for v in versions if v != current)])
+
+
+_pyenv_interpreters()
 MATRIX = cells_mod.load(ROOT / "cells" / "cells.toml")
 SCENARIOS = scenarios.load_all(ROOT / "scenarios")
 PY = "3.11"
@@ -42,14 +57,9 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     """Whether the cell has cases without an up-to-date row on this machine."""
     if args.fresh:
         return True
-    cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case)]
+    cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case, (cell.id, cell.tags))]
     path = store.cell_path(ROOT / "results", fingerprint.machine()["id"], cell.id)
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
-
-
-def _tags(cell: cells_mod.Cell) -> list[str]:
-    """Tags of a cell's session: its roles, flavor and backend (`nox -t keras3-minor`)."""
-    return [*cell.roles, cell.flavor, cell.backend]
 
 
 def _selected(session: nox.Session) -> list[cells_mod.Cell]:
@@ -60,7 +70,7 @@ def _selected(session: nox.Session) -> list[cells_mod.Cell]:
         chosen = {n[len("matrix(") : -1] for n in names if n.startswith("matrix(")}
         return [c for c in MATRIX.cells if c.id in chosen]
     if tags and not names:
-        return [c for c in MATRIX.cells if set(tags) & set(_tags(c))]
+        return [c for c in MATRIX.cells if set(tags) & set(c.tags)]
     return list(MATRIX.cells)
 
 
@@ -73,7 +83,7 @@ def cells(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize(
     "python,cell",
-    [nox.param(c.python, c.id, id=c.id, tags=_tags(c)) for c in MATRIX.cells],
+    [nox.param(c.python, c.id, id=c.id, tags=c.tags) for c in MATRIX.cells],
 )
 def matrix(session: nox.Session, cell: str) -> None:
     """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N)."""
@@ -127,6 +137,16 @@ def report(session: nox.Session) -> None:
     """Render report.md and results/plots from results/ only (no TensorFlow involved)."""
     session.install("-r", "requirements/report.txt")
     session.run("python", "-m", "harness", "report", *session.posargs, env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session(python=PY)
+def repair(session: nox.Session) -> None:
+    """Rewrite a .keras file's tagged tensor values into plain ones and prove it: -- IN.keras OUT.keras."""
+    if len(session.posargs) < 2:
+        session.error("usage: nox -s repair -- IN.keras OUT.keras [--no-check]")
+    newest = MATRIX.get("tf2.21.0-keras3.15.1")
+    session.install(*newest.pins)
+    session.run("python", "-m", "harness", "repair", *session.posargs, env={"PYTHONPATH": str(ROOT), **newest.env})
 
 
 @nox.session(python=PY)

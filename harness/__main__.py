@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run|report|cells`; Nox sessions call it."""
+"""Command line: `python -m harness run|report|repair|cells`; Nox sessions call it."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=ROOT / "report.md", help="report file")
     rep.add_argument("--plots", type=Path, default=ROOT / "results" / "plots", help="plot folder")
 
+    rp = sub.add_parser("repair", help="rewrite tagged tensor/array values in a .keras file, then prove it loads")
+    rp.add_argument("src", type=Path, metavar="IN.keras", help="the file that fails to load")
+    rp.add_argument("dst", type=Path, metavar="OUT.keras", help="where to write the repaired file")
+    rp.add_argument("--no-check", action="store_true", help="only rewrite; do not load and compare")
+
     cl = sub.add_parser("cells", help="list the cells of the matrix and the excluded ones")
     _common(cl)
     cl.add_argument("--json", action="store_true", help="machine-readable output")
@@ -57,11 +62,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     matrix = cells_mod.load(args.cells, check_rules=False)
     cell = matrix.get(args.cell)
     scens = scenarios.load_all(args.scenarios)
-    cases = scenarios.select(scens, args.case)
+    cases = scenarios.select(scens, args.case, (cell.id, cell.tags))
     machine = fingerprint.machine()
     path = store.cell_path(args.results, machine["id"], cell.id)
     label = args.label or f"[{cell.id}]"
     progress = supervisor.Progress(label, args.matrix_start or time.time(), args.after_s)
+    if not cases:
+        progress.line("no selected case applies to this cell")
+        return 0
     if not args.fresh:
         hashes = {s.id: s.hash for s in scens}
         stale = set(store.stale_cases(path, [(c.scenario, c.case_id) for c in cases], hashes, cell.hash, __version__))
@@ -101,6 +109,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Rewrite a .keras file and (by default) prove the result predicts like the original."""
+    from harness import repair
+
+    return repair.main(args.src, args.dst, check=not args.no_check)
+
+
 def cmd_cells(args: argparse.Namespace) -> int:
     """List cells, one per line (or JSON)."""
     matrix = cells_mod.load(args.cells)
@@ -132,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn UserError into one line on stderr with exit code 2."""
     args = parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "report": cmd_report, "cells": cmd_cells}[args.command](args)
+        return {"run": cmd_run, "report": cmd_report, "repair": cmd_repair, "cells": cmd_cells}[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -59,6 +59,11 @@ class Cell:
         return env
 
     @property
+    def tags(self) -> list[str]:
+        """Roles, flavor and backend: what scenarios and `nox -t` select cells by."""
+        return [*self.roles, self.flavor, self.backend]
+
+    @property
     def hash(self) -> str:
         """Identity of what the cell installs and selects; a change makes its stored rows stale."""
         blob = json.dumps({"python": self.python, "pins": self.pins, "env": self.env}, sort_keys=True)

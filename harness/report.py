@@ -99,6 +99,8 @@ def entries(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -
     out: dict[tuple[str, str], Entry] = {}
     for cell in matrix.cells:
         for scen in scens:
+            if not scen.applies_to(cell.id, cell.tags):
+                continue
             for case in scen.cases():
                 key = (cell.id, f"{scen.id}/{case.case_id}")
                 row = by_key.get(key)
@@ -112,8 +114,8 @@ def entries(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -
 
 
 def compat_table(grid: dict[tuple[str, str], Entry], matrix: Matrix, scens: list[Scenario]) -> pd.DataFrame:
-    """Rows = cells in version order, columns = cases, values = Entry."""
-    cells = sorted(matrix.cells, key=cell_order)
+    """Rows = cells the scenarios apply to, in version order; columns = cases; values = Entry."""
+    cells = [c for c in sorted(matrix.cells, key=cell_order) if all(s.applies_to(c.id, c.tags) for s in scens)]
     columns = [f"{s.id}/{c.case_id}" for s in scens for c in s.cases()]
     data = [[grid[(cell.id, col)] for col in columns] for cell in cells]
     return pd.DataFrame(data, index=[c.id for c in cells], columns=columns)
@@ -159,6 +161,31 @@ def findings(table: pd.DataFrame, matrix: Matrix) -> list[str]:
     return lines
 
 
+def summary_table(table: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
+    """Rows = cases, columns = families; each entry says on which releases the case holds and fails."""
+    by_id = {c.id: c for c in matrix.cells}
+    out: dict[str, dict[str, str]] = {}
+    for col in table.columns:
+        per_group: dict[str, list[tuple[str, str]]] = {}
+        for cell_id, entry in table[col].items():
+            cell = by_id[str(cell_id)]
+            per_group.setdefault(group_of(cell), []).append((version_label(cell), entry.text))
+        row: dict[str, str] = {}
+        for group, items in per_group.items():
+            runs: list[tuple[str, list[str]]] = []
+            for label, text in items:
+                if runs and runs[-1][0] == text:
+                    runs[-1][1].append(label)
+                else:
+                    runs.append((text, [label]))
+            if len(runs) == 1:
+                row[group] = f"{runs[0][0]} (all {len(items)})"
+            else:
+                row[group] = "; ".join(f"{t}: {_ranges(ls)}" for t, ls in runs)
+        out[col.split("/", 1)[1]] = row
+    return pd.DataFrame.from_dict(out, orient="index").fillna("")
+
+
 def _verdict(text: str) -> str:
     if text == "ok":
         return "**ok**"
@@ -173,7 +200,7 @@ def signatures(rows: list[dict[str, Any]], matrix: Matrix) -> pd.DataFrame:
     """Distinct error signatures with counts, the cells they occur on, and one example message."""
     order = {c.id: cell_order(c) for c in matrix.cells}
     failing = sorted(
-        (r for r in rows if r["error_signature"] and r["cell_id"] in order),
+        (r for r in rows if r["error_signature"] and r["cell_id"] in order and r["outcome"] != "skip"),
         key=lambda r: (order[r["cell_id"]], r["scenario"], r["case_id"]),
     )
     if not failing:
@@ -236,13 +263,41 @@ def _md(df: pd.DataFrame) -> str:
     return str(df.to_markdown(index=False))
 
 
+LEGEND = (
+    "`ok`: every stage passed; `✗ stage`: failed at that stage; `≠ stage`: ran but outputs differ (after load, "
+    "or padded steps changed the output); `skip`: the route does not exist there; `crash` / `timeout`: the worker "
+    "died or hung there; `stale`: the stored row was measured by other code, scenario or pins; `not run`: no row."
+)
+
+
+def scenario_section(
+    scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Matrix, plot: Path, root: Path, machine_id: str
+) -> list[str]:
+    """Findings, summary, table and heat-map of one scenario on one machine."""
+    table = compat_table(grid, matrix, [scen])
+    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    if table.empty:
+        return [*out, "No cell runs this scenario.", ""]
+    heatmap(table, plot, f"{scen.id} — {machine_id}")
+    if len(table.columns) <= 12:
+        out += [f"- {line}" for line in findings(table, matrix)]
+    else:
+        summary = summary_table(table, matrix)
+        summary.insert(0, "case", list(summary.index))
+        out += ["Where each case holds, per family (ranges follow the table's version order):", "", _md(summary)]
+    shown = table.map(lambda e: e.text)
+    shown.columns = [c.split("/", 1)[1] for c in shown.columns]
+    shown.insert(0, "cell", list(table.index))
+    out += ["", "<details><summary>full table</summary>", "", _md(shown), "", "</details>", ""]
+    out += [f"![{scen.id} heat-map]({Path(os.path.relpath(plot, root)).as_posix()})", ""]
+    return out
+
+
 def render_machine(
-    machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], plot: Path, root: Path
+    machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], plots: Path, root: Path
 ) -> str:
     """The report section of one machine (rows from different machines are never merged)."""
     grid = entries(rows, matrix, scens)
-    table = compat_table(grid, matrix, scens)
-    heatmap(table, plot, f"Masking + RNN save/load outcomes — {machine_id}")
     m = rows[0]["machine"]
     started = sorted(r["started_at"] for r in rows)
     commands = sorted({r.get("invoked_by", "") for r in rows} - {""})
@@ -252,22 +307,9 @@ def render_machine(
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']} ({m['arch']}). "
         f"Rows measured from {started[0]} to {started[-1]} (UTC) by: " + ", ".join(f"`{c}`" for c in commands) + "."
     )
-    out.append("")
-    out.append("Entries: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
-    out += ["", "### Findings", ""]
-    out += [f"- {line}" for line in findings(table, matrix)]
-    out += ["", "### Compatibility table", ""]
-    out.append(
-        "`ok`: every stage passed; `✗ stage`: failed at that stage; `≠ equivalence`: loaded but outputs differ; "
-        "`crash` / `timeout`: the worker died or hung there; `stale`: the stored row was measured by other code, "
-        "scenario or pins; `not run`: no row."
-    )
-    out.append("")
-    shown = table.map(lambda e: e.text)
-    shown.columns = [c.split("/", 1)[1] for c in shown.columns]
-    shown.insert(0, "cell", list(table.index))
-    out.append(_md(shown))
-    out += ["", f"![outcome heat-map]({Path(os.path.relpath(plot, root)).as_posix()})", ""]
+    out += ["", "Entries: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".", "", LEGEND, ""]
+    for scen in scens:
+        out += scenario_section(scen, grid, matrix, plots / f"{scen.id}-{machine_id}.png", root, machine_id)
     out += ["### Cells", ""]
     by_cell: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -302,7 +344,16 @@ def render_machine(
         out.append("   ```text")
         out += [f"   {line}" for line in s["example"][:600].splitlines()[:8]]
         out.append("   ```")
-    red = [(cid, col.split("/", 1)[1]) for (cid, col), e in grid.items() if e.status not in ("ok", "stale", "not run")]
+    skips = sorted({(e.row["error_message"], cid) for (cid, _), e in grid.items() if e.status == "skip" and e.row})
+    if skips:
+        out += ["", "### Skipped: routes that do not exist in a cell", ""]
+        reasons: dict[str, list[str]] = {}
+        for reason, cid in skips:
+            reasons.setdefault(reason, []).append(cid)
+        out += [
+            f"- {reason} ({', '.join(f'`{c}`' for c in sorted(set(cs)))})" for reason, cs in sorted(reasons.items())
+        ]
+    red = [(cid, col) for (cid, col), e in grid.items() if e.status not in ("ok", "stale", "not run", "skip")]
     out += ["", "### Reproduce a red entry", ""]
     out.append(f"{len(red)} entries are not `ok`; each reruns alone with the command beside it.")
     out += ["", "<details><summary>commands</summary>", "", "```sh"]
@@ -323,9 +374,13 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], pl
     for s in scens:
         tol = s.tolerance
         out.append(
-            f"- `{s.id}` (hash `{s.hash}`): {s.title}. Stages: build, predict, save, load, predict_after_load, "
-            f"equivalence (outputs equal within rtol={tol['rtol']:g}, atol={tol['atol']:g}). "
-            f"Cases: " + ", ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in s.params.items()) + "."
+            f"- `{s.id}` (hash `{s.hash}`): {s.title}. Outputs compare within rtol={tol['rtol']:g}, "
+            f"atol={tol['atol']:g}. "
+            + f"{len(s.cases())} cases: "
+            + " + ".join(" × ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in g.items()) for g in s.params)
+            + ". Runs on "
+            + (", ".join(f"`{c}`" for c in s.cells) if s.cells else "every cell")
+            + "."
         )
     out += ["", "## Excluded cells", ""]
     out += [f"- `{e.id}`: {e.reason}" for e in matrix.excluded] or ["None."]
@@ -339,7 +394,7 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], pl
     for mid in machines:
         mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
         if mrows:
-            out += ["", render_machine(mid, mrows, matrix, scens, plots / f"compat-{mid}.png", root)]
+            out += ["", render_machine(mid, mrows, matrix, scens, plots, root)]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -14,24 +14,9 @@ from typing import Any
 from harness import builders
 from harness.errors import UserError
 
-PARAM_IDS: dict[str, tuple[str, ...]] = {
-    "mask_value": builders.MASK_VALUE_KINDS,
-    "format": builders.FORMATS,
-}
-MODEL_KEYS: dict[str, type | tuple[type, ...]] = {
-    "rnn": str,
-    "units": int,
-    "timesteps": int,
-    "features": int,
-    "batch": int,
-    "padding": str,
-    "pad_fraction": (int, float),
-    "mask": (int, float),
-    "seed": int,
-}
-TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params"}
+TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells"}
 # The code whose behaviour a row records: a change to it makes stored rows stale.
-MEASURED_SOURCES = ("builders.py", "worker.py")
+MEASURED_SOURCES = ("builders.py", "worker.py", "compat.py", "repair.py")
 
 
 @dataclass(frozen=True)
@@ -53,16 +38,22 @@ class Scenario:
     timeout_s: float
     model: dict[str, Any]
     tolerance: dict[str, float]
-    params: dict[str, list[str]]
+    params: list[dict[str, list[str]]]
     hash: str
+    cells: tuple[str, ...] = ()
 
     def cases(self) -> list[Case]:
-        """The cross-product in declared order, with stable ids."""
-        names = list(self.params)
+        """The union of the declared cross-products, in declared order, with stable ids."""
         out = []
-        for values in itertools.product(*(self.params[n] for n in names)):
-            out.append(Case(self.id, ":".join(values), dict(zip(names, values, strict=True))))
+        for group in self.params:
+            names = list(group)
+            for values in itertools.product(*(group[n] for n in names)):
+                out.append(Case(self.id, ":".join(values), dict(zip(names, values, strict=True))))
         return out
+
+    def applies_to(self, cell_id: str, tags: list[str]) -> bool:
+        """Whether the scenario runs on a cell: every cell unless `cells` names ids or tags."""
+        return not self.cells or cell_id in self.cells or bool(set(tags) & set(self.cells))
 
 
 def _line_of(text: str, key: str) -> int:
@@ -102,38 +93,47 @@ def parse(path: Path) -> Scenario:
     for key in ("id", "builder", "model", "tolerance", "params"):
         if key not in data:
             raise UserError(f"{path}: required field {key!r} is missing")
-    if data["builder"] not in builders.BUILDERS:
-        raise bad("builder", f"names {data['builder']!r}, not a registered builder {list(builders.BUILDERS)}")
+    builder = data["builder"]
+    if builder not in builders.BUILDERS:
+        raise bad("builder", f"names {builder!r}, not a registered builder {list(builders.BUILDERS)}")
     if path.stem != data["id"]:
         raise bad("id", f"is {data['id']!r} but the file is named {path.name}; they must match")
     model = data["model"]
-    for key, typ in MODEL_KEYS.items():
+    model_keys = builders.MODEL_KEYS[builder]
+    for key, typ in model_keys.items():
         if key not in model:
             raise UserError(f"{path}: [model] needs {key!r}")
         if not isinstance(model[key], typ) or isinstance(model[key], bool):
             raise bad(f"model.{key}", f"has the wrong type ({model[key]!r})")
     for key in model:
-        if key not in MODEL_KEYS:
-            raise bad(f"model.{key}", "is not a model setting")
-    if model["rnn"] not in builders.RNN_KINDS:
+        if key not in model_keys:
+            raise bad(f"model.{key}", f"is not a setting of builder {builder!r} (known: {sorted(model_keys)})")
+    if "rnn" in model and model["rnn"] not in builders.RNN_KINDS:
         raise bad("model.rnn", f"is {model['rnn']!r}, not one of {list(builders.RNN_KINDS)}")
-    if model["padding"] not in ("pre", "post"):
-        raise bad("model.padding", "must be 'pre' or 'post'")
+    if "padding" in model and model["padding"] not in builders.PADDINGS:
+        raise bad("model.padding", f"must be one of {list(builders.PADDINGS)}")
     tol = data["tolerance"]
     if set(tol) != {"rtol", "atol"} or not all(isinstance(v, (int, float)) for v in tol.values()):
         raise bad("tolerance", "must hold exactly the numbers rtol and atol")
-    params = data["params"]
-    for name, ids in params.items():
-        if name not in PARAM_IDS:
-            raise bad(f"params.{name}", f"is not a case parameter (known: {sorted(PARAM_IDS)})")
-        if not isinstance(ids, list) or not ids:
-            raise bad(f"params.{name}", "must be a non-empty list of ids")
-        for value in ids:
-            if value not in PARAM_IDS[name]:
-                raise bad(f"params.{name}", f"has unknown id {value!r} (known: {list(PARAM_IDS[name])})")
-    for name in PARAM_IDS:
-        if name not in params:
-            raise UserError(f"{path}: [params] needs {name!r}")
+    groups = data["params"] if isinstance(data["params"], list) else [data["params"]]
+    known = builders.PARAM_IDS[builder]
+    for group in groups:
+        if not isinstance(group, dict) or not group:
+            raise bad("params", "must be a table of id lists, or an array of such tables")
+        for name, ids in group.items():
+            if name not in known:
+                raise bad(f"params.{name}", f"is not a case parameter of {builder!r} (known: {sorted(known)})")
+            if not isinstance(ids, list) or not ids:
+                raise bad(f"params.{name}", "must be a non-empty list of ids")
+            for value in ids:
+                if value not in known[name]:
+                    raise bad(f"params.{name}", f"has unknown id {value!r} (known: {list(known[name])})")
+        for name in builders.REQUIRED_PARAMS[builder]:
+            if name not in group:
+                raise UserError(f"{path}: every [params] group needs {name!r}")
+    cells = data.get("cells", [])
+    if not isinstance(cells, list) or not all(isinstance(c, str) for c in cells):
+        raise bad("cells", "must be a list of cell ids or tags")
     return Scenario(
         id=data["id"],
         title=data.get("title", data["id"]),
@@ -141,9 +141,18 @@ def parse(path: Path) -> Scenario:
         timeout_s=float(data.get("timeout_s", 180)),
         model=dict(model),
         tolerance={k: float(v) for k, v in tol.items()},
-        params={k: list(v) for k, v in params.items()},
+        params=[{k: list(v) for k, v in g.items()} for g in groups],
         hash=_hash(data),
+        cells=tuple(cells),
     )
+
+
+def _unique(scenario: Scenario, path: Path) -> Scenario:
+    ids = [c.case_id for c in scenario.cases()]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise UserError(f"{path}: case ids repeat across [[params]] groups: {dupes}")
+    return scenario
 
 
 def load_all(folder: Path) -> list[Scenario]:
@@ -151,21 +160,24 @@ def load_all(folder: Path) -> list[Scenario]:
     files = sorted(folder.glob("*.toml"))
     if not files:
         raise UserError(f"no scenario files (*.toml) in {folder}")
-    return [parse(f) for f in files]
+    return [_unique(parse(f), f) for f in files]
 
 
-def select(scenarios: list[Scenario], patterns: list[str] | None) -> list[Case]:
-    """Cases whose `scenario/case_id` or `case_id` matches any glob pattern (all when none given)."""
-    cases = [c for s in scenarios for c in s.cases()]
+def select(
+    scenarios: list[Scenario], patterns: list[str] | None, cell: tuple[str, list[str]] | None = None
+) -> list[Case]:
+    """Cases (of scenarios that apply to `cell`: id and tags) whose `scenario/case_id` or `case_id` matches."""
+    every = [c for s in scenarios for c in s.cases()]
+    cases = [c for s in scenarios if cell is None or s.applies_to(*cell) for c in s.cases()]
     if not patterns:
         return cases
-    chosen = [
-        c
-        for c in cases
-        if any(
-            fnmatch.fnmatchcase(c.case_id, p) or fnmatch.fnmatchcase(f"{c.scenario}/{c.case_id}", p) for p in patterns
-        )
-    ]
-    if not chosen:
-        raise UserError(f"no case matches {patterns}; case ids look like {cases[0].scenario}/{cases[0].case_id}")
-    return chosen
+    if not any(_matches(c, patterns) for c in every):
+        raise UserError(f"no case matches {patterns}; case ids look like {every[0].scenario}/{every[0].case_id}")
+    return [c for c in cases if _matches(c, patterns)]
+
+
+def _matches(c: Case, patterns: list[str]) -> bool:
+    """Whether `case_id` or `scenario/case_id` matches any of the glob patterns."""
+    return any(
+        fnmatch.fnmatchcase(c.case_id, p) or fnmatch.fnmatchcase(f"{c.scenario}/{c.case_id}", p) for p in patterns
+    )

@@ -9,7 +9,19 @@ from harness.errors import UserError
 SCHEMA_VERSION = 1
 OUTCOMES = ("ok", "fail", "mismatch", "crash", "timeout", "skip")
 # Stages a case walks, in order; `install` and `import` belong to the cell and come first.
-STAGES = ("install", "import", "build", "predict", "save", "load", "predict_after_load", "equivalence")
+STAGES = (
+    "install",
+    "import",
+    "build",
+    "predict",
+    "masking",
+    "save",
+    "repair",
+    "load",
+    "predict_after_load",
+    "equivalence",
+    "masking_after_load",
+)
 
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "schema": int,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import harness
-from harness import schema, signature, store
+from harness import builders, schema, signature, store
 from harness.cells import Cell
 from harness.scenarios import Case, Scenario
 
@@ -199,7 +199,7 @@ class CellRun:
         self.machine = machine
         self.invoked_by = invoked_by
         self.progress = progress
-        self.jobs = max(1, min(jobs, len(cases)))
+        self.jobs = max(1, min(jobs, len(self.groups()) if scenarios else len(cases)))
         self.ready: dict[str, Any] | None = None
         self.import_failure: dict[str, Any] | None = None
         self.lock = threading.Lock()
@@ -269,7 +269,6 @@ class CellRun:
             {
                 "PYTHONPATH": str(ROOT),
                 "PYTHONHASHSEED": "0",
-                "PYTHONDONTWRITEBYTECODE": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "KERAS_HOME": str(self.tmp / "keras_home"),
                 "TMPDIR": str(self.tmp),
@@ -374,34 +373,43 @@ class CellRun:
             **({"traceback_tail": f["traceback_tail"]} if "traceback_tail" in f else {}),
         )
 
-    def slot(self, slot: int, todo: queue.Queue[Case]) -> None:
-        """One worker thread: take cases until none are left, replacing the worker after a crash."""
+    def slot(self, slot: int, todo: queue.Queue[list[Case]]) -> None:
+        """One worker thread: take groups of cases until none are left, replacing the worker after a crash."""
         worker: Worker | None = None
         try:
             while True:
                 try:
-                    case = todo.get_nowait()
+                    group = todo.get_nowait()
                 except queue.Empty:
                     return
-                if worker is None and self.import_failure is None:
-                    worker = self.start_worker(slot)
-                if worker is None:
-                    self.record(case, self.import_row(case))
-                    continue
-                row, alive = self.run_one(worker, case)
-                if not alive:
-                    worker = None
-                self.record(case, row)
+                for case in group:
+                    if worker is None and self.import_failure is None:
+                        worker = self.start_worker(slot)
+                    if worker is None:
+                        self.record(case, self.import_row(case))
+                        continue
+                    row, alive = self.run_one(worker, case)
+                    if not alive:
+                        worker = None
+                    self.record(case, row)
         finally:
             if worker is not None:
                 worker.close()
 
+    def groups(self) -> list[list[Case]]:
+        """Cases that start from the same model, together, so one worker builds it once for all of them."""
+        by_key: dict[str, list[Case]] = {}
+        for case in self.cases:
+            scen = self.scenarios[case.scenario]
+            by_key.setdefault(builders.build_key(scen.builder, scen.model, case.params), []).append(case)
+        return list(by_key.values())
+
     def run(self) -> dict[str, int]:
         """Run all cases over `jobs` workers; returns the count of each outcome."""
         try:
-            todo: queue.Queue[Case] = queue.Queue()
-            for case in self.cases:
-                todo.put(case)
+            todo: queue.Queue[list[Case]] = queue.Queue()
+            for group in self.groups():
+                todo.put(group)
             threads = [threading.Thread(target=self.slot, args=(i, todo), daemon=True) for i in range(self.jobs)]
             for t in threads:
                 t.start()

@@ -6,7 +6,6 @@ MASKCOMPAT_RESULT_FD. stdout/stderr carry only framework noise and go to the sup
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.metadata
 import json
@@ -99,14 +98,16 @@ def serve(reply: Any, stack: builders.Stack) -> None:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                res = builders.run_case(
-                    stack, req["builder"], req["model"], req["tolerance"], req["params"], req["workdir"], on_stage
-                )
-            finally:
-                # clearing is housekeeping; a failure here must not hide the result
-                with contextlib.suppress(Exception):
-                    stack.keras.backend.clear_session()
+            res = builders.run_case(
+                stack,
+                req["builder"],
+                req["model"],
+                req["tolerance"],
+                req["params"],
+                req["workdir"],
+                on_stage,
+                req["case_id"],
+            )
         out: dict[str, Any] = {
             "type": "result",
             "case_id": req["case_id"],

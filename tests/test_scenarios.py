@@ -21,10 +21,9 @@ def copy_seed(tmp_path: Path) -> Path:
 
 def test_seed_cases_have_the_issue_ids(scens: list[scenarios.Scenario]) -> None:
     seed = {s.id: s for s in scens}["masking-lstm"]
-    assert seed.params == {
-        "mask_value": ["tensor-float64", "tensor-float32", "list", "numpy", "float"],
-        "format": [".keras", ".h5"],
-    }
+    assert seed.params == [
+        {"mask_value": ["tensor-float64", "tensor-float32", "list", "numpy", "float"], "format": [".keras", ".h5"]}
+    ]
     ids = [c.case_id for c in seed.cases()]
     assert ids[:2] == ["tensor-float64:.keras", "tensor-float64:.h5"] and len(ids) == 10
 
