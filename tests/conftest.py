@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import harness
 from harness import cells, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +40,34 @@ def stored_rows(matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[d
     for r in rows:
         r["scenario_hash"] = scen_hash[r["scenario"]]
         r["cell_hash"] = by_id[r["cell_id"]].hash
-        import harness
-
         r["harness_version"] = harness.__version__
     return rows
+
+
+def _uv() -> str:
+    """The uv binary: on PATH, or the one the `uv` package ships."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    from uv import find_uv_bin  # type: ignore[import-not-found]
+
+    return str(find_uv_bin())
+
+
+@pytest.fixture()
+def cell_python(matrix: cells.Matrix) -> Callable[[str], Path]:
+    """Install a cell's pins with uv into .cache/cells/<id> (a repeat install is instant) and give its python."""
+
+    def make(cell_id: str) -> Path:
+        cell = matrix.get(cell_id)
+        venv = ROOT / ".cache" / "cells" / cell.id
+        python = venv / "bin" / "python"
+        if not python.exists():
+            subprocess.run([_uv(), "venv", "-q", "-p", cell.python, str(venv)], check=True)
+        env = dict(os.environ)
+        if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
+            env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
+        subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), *cell.pins], check=True, env=env)
+        return python
+
+    return make

@@ -8,43 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import cells
+CellPython = Callable[[str], Path]
 
 ROOT = Path(__file__).resolve().parent.parent
-VENVS = ROOT / ".cache" / "cells"
 
 pytestmark = pytest.mark.integration
-
-
-def uv() -> str:
-    """The uv binary: on PATH, or the one the `uv` package ships."""
-    found = shutil.which("uv")
-    if found:
-        return found
-    from uv import find_uv_bin  # type: ignore[import-not-found]
-
-    return str(find_uv_bin())
-
-
-def cell_python(cell: cells.Cell) -> Path:
-    """A venv with the cell's pins (kept in .cache/cells between runs; uv makes a repeat install instant)."""
-    venv = VENVS / cell.id
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([uv(), "venv", "-q", "-p", cell.python, str(venv)], check=True)
-    env = dict(os.environ)
-    if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
-        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
-    subprocess.run([uv(), "pip", "install", "-q", "--python", str(python), *cell.pins], check=True, env=env)
-    return python
 
 
 def run_cases(python: Path, cell_id: str, results: Path, *cases: str) -> dict[str, dict[str, Any]]:
@@ -61,9 +37,14 @@ def run_cases(python: Path, cell_id: str, results: Path, *cases: str) -> dict[st
     return {r["case_id"]: r for r in map(json.loads, files[0].read_text().splitlines())}
 
 
-def test_keras_3_1_fails_the_seed_case_at_predict_after_load(matrix: cells.Matrix, tmp_path: Path) -> None:
-    cell = matrix.get("tf2.16.2-keras3.1.1")
-    rows = run_cases(cell_python(cell), cell.id, tmp_path, "tensor-float64:.keras", "list:.keras")
+def test_keras_3_1_fails_the_seed_case_at_predict_after_load(cell_python: CellPython, tmp_path: Path) -> None:
+    rows = run_cases(
+        cell_python("tf2.16.2-keras3.1.1"),
+        "tf2.16.2-keras3.1.1",
+        tmp_path,
+        "masking-lstm/tensor-float64:.keras",
+        "masking-lstm/list:.keras",
+    )
     bad, good = rows["tensor-float64:.keras"], rows["list:.keras"]
     assert (bad["outcome"], bad["failed_stage"]) == ("fail", "predict_after_load")
     assert "__tensor__" in bad["error_message"] and "__tensor__" in bad["error_signature"]
@@ -79,23 +60,32 @@ def test_keras_3_1_fails_the_seed_case_at_predict_after_load(matrix: cells.Matri
         )
 
 
-def test_keras_3_15_passes_the_seed_case(matrix: cells.Matrix, tmp_path: Path) -> None:
-    cell = matrix.get("tf2.21.0-keras3.15.1")
-    rows = run_cases(cell_python(cell), cell.id, tmp_path, "tensor-float64:.keras")
+def test_keras_3_15_passes_the_seed_case(cell_python: CellPython, tmp_path: Path) -> None:
+    rows = run_cases(
+        cell_python("tf2.21.0-keras3.15.1"), "tf2.21.0-keras3.15.1", tmp_path, "masking-lstm/tensor-float64:.keras"
+    )
     row = rows["tensor-float64:.keras"]
     assert (row["outcome"], row["failed_stage"], row["error_type"]) == ("ok", None, None)
-    assert row["stage_s"].keys() == {"build", "predict", "save", "load", "predict_after_load", "equivalence"}
+    assert row["stage_s"].keys() == {
+        "build",
+        "predict",
+        "masking",
+        "save",
+        "load",
+        "predict_after_load",
+        "equivalence",
+        "masking_after_load",
+    }
 
 
-def test_a_rerun_reuses_rows(matrix: cells.Matrix, tmp_path: Path) -> None:
-    cell = matrix.get("tf2.21.0-keras3.15.1")
-    python = cell_python(cell)
-    first = run_cases(python, cell.id, tmp_path, "float:.h5")
-    again = run_cases(python, cell.id, tmp_path, "float:.h5")
+def test_a_rerun_reuses_rows(cell_python: CellPython, tmp_path: Path) -> None:
+    python = cell_python("tf2.21.0-keras3.15.1")
+    first = run_cases(python, "tf2.21.0-keras3.15.1", tmp_path, "masking-lstm/float:.h5")
+    again = run_cases(python, "tf2.21.0-keras3.15.1", tmp_path, "masking-lstm/float:.h5")
     assert first == again
 
 
-def test_missing_pins_become_install_rows(matrix: cells.Matrix, tmp_path: Path) -> None:
+def test_missing_pins_become_install_rows(tmp_path: Path) -> None:
     """Running a cell in an interpreter without its pins records `install` failures instead of running."""
     proc = subprocess.run(
         [
