@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import shutil
 import subprocess
@@ -19,26 +18,28 @@ sys.path.insert(0, str(ROOT))
 from harness import __version__, fingerprint, scenarios, store  # noqa: E402
 from harness import cells as cells_mod  # noqa: E402
 
+PY = "3.11"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests", "lint"]
+nox.options.error_on_missing_interpreters = True  # a cell whose Python is missing fails loudly, never skips
 
 
-def _pyenv_interpreters() -> None:
-    """Let nox and uv find every pyenv-installed Python as python3.X (pyenv shims answer only active ones)."""
-    if "PYENV_VERSION" in os.environ or not shutil.which("pyenv"):
-        return
-    run = functools.partial(subprocess.run, capture_output=True, text=True, check=False)
-    current = run(["pyenv", "version-name"]).stdout.strip()
-    versions = [v for v in run(["pyenv", "versions", "--bare"]).stdout.split() if v[:1].isdigit()]
-    if current and versions:
-        os.environ["PYENV_VERSION"] = ":".join([current, *(v for v in versions if v != current)])
+def _interpreter(version: str) -> str:
+    """The Python a cell asks for: a pyenv-installed `X.Y` by path when pyenv has one, else the version itself.
+
+    pyenv's shims answer only for active versions, so nox and uv would not find the others by name.
+    """
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = sorted(
+        Path(root).glob(f"versions/{version}.*/bin/python{version}"),
+        key=lambda p: [int(x) for x in p.parts[-3].split(".") if x.isdigit()],
+    )
+    return str(found[-1]) if found and version != PY else version
 
 
-_pyenv_interpreters()
 MATRIX = cells_mod.load(ROOT / "cells" / "cells.toml")
 SCENARIOS = scenarios.load_all(ROOT / "scenarios")
-PY = "3.11"
 _RUN: dict[str, list[float]] = {"cell_s": []}
 _START = time.time()
 PRIOR_CELL_S = 40.0
@@ -83,11 +84,11 @@ def cells(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize(
     "python,cell",
-    [nox.param(c.python, c.id, id=c.id, tags=c.tags) for c in MATRIX.cells],
+    [nox.param(_interpreter(c.python), c.id, id=c.id, tags=c.tags) for c in MATRIX.cells],
 )
 def matrix(session: nox.Session, cell: str) -> None:
     """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N)."""
-    session.notify("report")
+    session.notify("report", posargs=[])
     the_cell = MATRIX.get(cell)
     args = _matrix_args(session.posargs)
     selected = _selected(session)

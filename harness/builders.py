@@ -184,10 +184,16 @@ def build_masking_rnn(stack: Stack, cfg: dict[str, Any], params: dict[str, str])
     )
 
 
-def reference_output(stack: Stack, cfg: dict[str, Any], weights: list[Any], x: Any) -> Any:
-    """The same weights run without Masking on only the real timesteps: what masking must reproduce."""
+def to_numpy(stack: Stack, value: Any) -> Any:
+    """A backend tensor (a torch one may require grad) as a numpy array."""
     import numpy as np
 
+    convert = getattr(getattr(stack.keras, "ops", None), "convert_to_numpy", None)
+    return np.asarray(convert(value) if convert else value)
+
+
+def reference_output(stack: Stack, cfg: dict[str, Any], weights: list[Any], x: Any) -> Any:
+    """The same weights run without Masking on only the real timesteps: what masking must reproduce."""
     keras = stack.keras
     keep = real_steps(cfg)
     steps = keep.stop - keep.start
@@ -195,7 +201,7 @@ def reference_output(stack: Stack, cfg: dict[str, Any], weights: list[Any], x: A
         [keras.Input(shape=(steps, int(cfg["features"]))), _rnn_layer(keras, cfg), keras.layers.Dense(1)]
     )
     ref.set_weights(weights)
-    return np.asarray(ref(x[:, keep, :], training=False))
+    return to_numpy(stack, ref(x[:, keep, :], training=False))
 
 
 def compare_masked(cfg: dict[str, Any], y: Any, ref: Any, tol: dict[str, float]) -> float:

@@ -46,6 +46,7 @@ def cell_order(cell: Cell) -> tuple[Any, ...]:
         FLAVOR_ORDER.get(cell.flavor, 9),
         _vkey(cell.tf_keras or cell.keras) if cell.flavor != "keras2" else _vkey(cell.tensorflow),
         _vkey(cell.tensorflow),
+        _vkey(cell.python),
     )
 
 
@@ -59,12 +60,14 @@ def group_of(cell: Cell) -> str:
 
 
 def version_label(cell: Cell) -> str:
-    """How a finding names one cell within its family."""
+    """How a finding names one cell within its family (Python too, for cells of the Python axis)."""
     if cell.flavor == "keras2":
-        return f"TF {cell.tensorflow}"
-    if cell.flavor == "tf_keras":
-        return f"TF {cell.tensorflow} + tf-keras {cell.tf_keras}"
-    return f"Keras {cell.keras}" + (f" + TF {cell.tensorflow}" if cell.tensorflow else "")
+        label = f"TF {cell.tensorflow}"
+    elif cell.flavor == "tf_keras":
+        label = f"TF {cell.tensorflow} + tf-keras {cell.tf_keras}"
+    else:
+        label = f"Keras {cell.keras}" + (f" + TF {cell.tensorflow}" if cell.tensorflow else "")
+    return label + (f" on Python {cell.python}" if "python-axis" in cell.roles else "")
 
 
 @dataclass

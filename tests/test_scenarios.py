@@ -60,3 +60,33 @@ def test_select_by_glob(scens: list[scenarios.Scenario]) -> None:
     assert len(scenarios.select(scens, ["masking-lstm/list:*"])) == 2
     with pytest.raises(UserError, match="no case matches"):
         scenarios.select(scens, ["nothing"])
+
+
+def test_param_groups_are_a_union(scens: list[scenarios.Scenario]) -> None:
+    work = {s.id: s for s in scens}["workarounds"]
+    ids = [c.case_id for c in work.cases()]
+    assert "list:list:.keras" in ids and "savedmodel:tensor-float64:savedmodel" in ids
+    assert "savedmodel:tensor-float64:.h5" not in ids
+    routes = {c.params["route"] for c in work.cases()}
+    assert routes == {"list", "custom-layer", "custom-objects", "savedmodel", "weights-only", "repair"}
+
+
+def test_cells_filter_by_id_or_tag(tmp_path: Path, scens: list[scenarios.Scenario]) -> None:
+    breadth = {s.id: s for s in scens}["rnn-breadth"]
+    assert breadth.applies_to("tf2.21.0-keras3.15.1", ["tf-default", "keras3", "tensorflow"])
+    assert not breadth.applies_to("tf2.17.1-keras3.2.1", ["keras3-minor", "keras3", "tensorflow"])
+    path = copy_seed(tmp_path)
+    path.write_text(path.read_text().replace("timeout_s = 180", 'timeout_s = 180\ncells = ["jax"]'))
+    only_jax = scenarios.parse(path)
+    assert only_jax.applies_to("anything", ["keras3", "jax"]) and not only_jax.applies_to("x", ["tensorflow"])
+    cases = scenarios.select([only_jax], None, ("x", ["tensorflow"]))
+    assert cases == []
+
+
+def test_repeated_case_ids_are_refused(tmp_path: Path) -> None:
+    path = copy_seed(tmp_path)
+    text = path.read_text().replace("[params]", "[[params]]")
+    text += '\n[[params]]\nmask_value = ["list"]\nformat = [".keras"]\n'
+    path.write_text(text)
+    with pytest.raises(UserError, match=r"case ids repeat across \[\[params\]\] groups: \['list:.keras'\]"):
+        scenarios.load_all(tmp_path)
