@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -110,13 +109,16 @@ def matrix(session: nox.Session, cell: str) -> None:
         session.install(
             *the_cell.pins, env=env, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256)
         )
+    # The supervisor runs on Nox's own Python (the harness needs 3.11+); workers run on the cell's.
     session.run(
-        "python",
+        sys.executable,
         "-m",
         "harness",
         "run",
         "--cell",
         cell,
+        "--python",
+        str(Path(session.bin) / "python"),
         "--install-log",
         str(log),
         "--label",
@@ -129,6 +131,7 @@ def matrix(session: nox.Session, cell: str) -> None:
         "nox " + " ".join(sys.argv[1:]),
         *session.posargs,
         env={"PYTHONPATH": str(ROOT)},
+        external=True,
     )
     _RUN["cell_s"].append(time.time() - t0)
 

@@ -33,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--case", action="append", metavar="GLOB", help="only cases whose id matches (repeatable)")
     run.add_argument("--fresh", action="store_true", help="rerun even if up-to-date rows exist")
     run.add_argument("--jobs", type=int, default=2, help="worker processes for this cell (default 2)")
+    run.add_argument("--python", default=sys.executable, help="the cell environment's interpreter (default: this one)")
     run.add_argument("--install-log", type=Path, help="installer output, quoted in rows when pins are missing")
     run.add_argument("--label", default="", help="prefix of progress lines")
     run.add_argument("--matrix-start", type=float, help="epoch seconds the matrix run started (for elapsed time)")
@@ -80,9 +81,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
     invoked = args.invoked_by or f"python -m harness run --cell {cell.id}"
     t0 = time.time()
-    run = supervisor.CellRun(cell, {s.id: s for s in scens}, cases, args.results, machine, invoked, progress, args.jobs)
+    run = supervisor.CellRun(
+        cell, {s.id: s for s in scens}, cases, args.results, machine, invoked, progress, args.jobs, args.python
+    )
     progress.line(f"{len(cases)} cases, {run.jobs} worker(s): {cell.summary}")
-    problems = supervisor.install_problems(cell)
+    problems = supervisor.install_problems(cell, args.python)
     if problems:
         log = (
             args.install_log.read_text(encoding="utf-8", errors="replace")

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import queue
 import select
 import shutil
@@ -160,19 +158,35 @@ def _dist_name(pin: str) -> tuple[str, str]:
     return name.split("[")[0].strip(), version.strip()
 
 
-def install_problems(cell: Cell) -> list[str]:
-    """Pins of the cell that the current interpreter does not have installed at the pinned version."""
+_PROBE = """
+import importlib.metadata as m, json, platform, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        found[name] = m.version(name)
+    except m.PackageNotFoundError:
+        pass
+print(json.dumps({"python": platform.python_version(), "versions": found}))
+"""
+
+
+def install_problems(cell: Cell, python: str) -> list[str]:
+    """Pins of the cell that its interpreter does not have at the pinned version (or why it cannot tell)."""
+    names = [_dist_name(pin)[0] for pin in cell.pins]
+    try:
+        proc = subprocess.run([python, "-c", _PROBE, *names], capture_output=True, text=True, timeout=120)
+        seen = json.loads(proc.stdout)
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+        return [f"cannot run the cell's interpreter {python}: {exc}"]
     problems = []
-    if not platform.python_version().startswith(cell.python + ".") and platform.python_version() != cell.python:
-        problems.append(f"python is {platform.python_version()}, the cell pins {cell.python}")
+    if seen["python"] != cell.python and not seen["python"].startswith(cell.python + "."):
+        problems.append(f"python is {seen['python']}, the cell pins {cell.python}")
     for pin in cell.pins:
         name, version = _dist_name(pin)
-        try:
-            have = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
+        have = seen["versions"].get(name)
+        if have is None:
             problems.append(f"{name} is not installed (pinned {version})")
-            continue
-        if have != version:
+        elif have != version:
             problems.append(f"{name} is {have}, pinned {version}")
     return problems
 
@@ -190,8 +204,10 @@ class CellRun:
         invoked_by: str,
         progress: Progress,
         jobs: int,
+        python: str,
     ) -> None:
         self.cell = cell
+        self.python = python
         self.scenarios = scenarios
         self.cases = cases
         self.path = store.cell_path(results, machine["id"], cell.id)
@@ -227,7 +243,7 @@ class CellRun:
             "case_id": case.case_id,
             "params": case.params,
             **case.params,
-            "python": (self.ready or {}).get("python", platform.python_version()),
+            "python": (self.ready or {}).get("python", self.cell.python),
             "tensorflow": tf_version if versions else self.cell.tensorflow,
             "keras": keras_version if versions else (self.cell.tf_keras or self.cell.keras),
             "keras_flavor": self.cell.flavor,
@@ -279,7 +295,7 @@ class CellRun:
 
     def start_worker(self, slot: int) -> Worker | None:
         """Start a worker and wait until it has imported the stack; None when the import failed."""
-        worker = Worker(sys.executable, self.worker_env(), self.tmp / f"worker-{slot}.log", self.tmp)
+        worker = Worker(self.python, self.worker_env(), self.tmp / f"worker-{slot}.log", self.tmp)
         started = time.time()
         try:
             msg = worker.receive(STARTUP_TIMEOUT_S)

@@ -98,7 +98,7 @@ def test_missing_pins_become_install_rows(tmp_path: Path) -> None:
             "--results",
             str(tmp_path),
             "--case",
-            "list:*",
+            "masking-lstm/list:*",
         ],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

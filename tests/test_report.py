@@ -1,4 +1,4 @@
-"""Report rendering from stored rows: table, findings, signatures, repro commands, honesty marks."""
+"""Report rendering from stored rows: tables, findings, the fix summary, signatures, repro commands, honesty."""
 
 from __future__ import annotations
 
@@ -21,29 +21,38 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tm
     return out.read_text()
 
 
-def seed(scens: list[Scenario]) -> list[Scenario]:
-    return [s for s in scens if s.id == "masking-lstm"]
+def only(scens: list[Scenario], scenario_id: str) -> list[Scenario]:
+    return [s for s in scens if s.id == scenario_id]
 
 
 def test_table_shows_outcome_or_failing_stage(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
     grid = report.entries(stored_rows, matrix, scens)
-    table = report.compat_table(grid, matrix, seed(scens))
+    table = report.compat_table(grid, matrix, only(scens, "masking-lstm"))
     assert list(table.index) == sorted(table.index, key=lambda c: report.cell_order(matrix.get(c)))
-    first = {r["case_id"]: r for r in stored_rows if r["cell_id"] == "tf2.12.1-keras2.12.0"}
-    for case_id, row in first.items():
-        entry = table.loc["tf2.12.1-keras2.12.0", f"masking-lstm/{case_id}"]
-        expected = "ok" if row["outcome"] == "ok" else f"✗ {row['failed_stage']}"
+    seed_rows = [r for r in stored_rows if r["scenario"] == "masking-lstm"]
+    for row in seed_rows:
+        entry = table.loc[row["cell_id"], f"masking-lstm/{row['case_id']}"]
+        expected = "ok" if row["outcome"] == "ok" else f"{report.MARKS[row['outcome']]} {row['failed_stage']}"
         assert entry.text == expected
-    assert table.loc["tf2.16.2-keras3.1.1", "masking-lstm/list:.keras"].text == "not run"
+    assert table.loc["tf2.17.1-keras3.2.1", "masking-lstm/list:.keras"].text == "not run"
+
+
+def test_subset_scenarios_list_only_their_cells(
+    stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
+) -> None:
+    grid = report.entries(stored_rows, matrix, scens)
+    breadth = only(scens, "rnn-breadth")[0]
+    table = report.compat_table(grid, matrix, [breadth])
+    assert set(table.index) == {c.id for c in matrix.cells if breadth.applies_to(c.id, c.tags)}
 
 
 def test_stale_rows_are_not_claimed(stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> None:
     rows = [dict(r) for r in stored_rows]
     rows[0]["scenario_hash"] = "0ld0ld0ld0ld"
     grid = report.entries(rows, matrix, scens)
-    assert grid[(rows[0]["cell_id"], f"masking-lstm/{rows[0]['case_id']}")].status == "stale"
+    assert grid[(rows[0]["cell_id"], f"{rows[0]['scenario']}/{rows[0]['case_id']}")].status == "stale"
 
 
 def test_report_sections(
@@ -51,20 +60,21 @@ def test_report_sections(
 ) -> None:
     text = render(stored_rows, matrix, scens, tmp_path)
     machine = stored_rows[0]["machine"]["id"]
-    for heading in (
+    for part in (
         "## Excluded cells",
-        "### Findings",
-        "### Compatibility table",
-        "### Error signatures",
-        "### Reproduce a red entry",
         f"## Machine `{machine}`",
+        "(`masking-lstm`)",
+        "(`workarounds`)",
+        "### Error signatures",
+        "### Skipped: routes that do not exist in a cell",
+        "### Reproduce a red entry",
     ):
-        assert heading in text
+        assert part in text
     assert stored_rows[0]["invoked_by"] in text
     assert (tmp_path / "plots" / f"masking-lstm-{machine}.png").stat().st_size > 1000
-    red = [r for r in stored_rows if r["outcome"] not in ("ok", "skip")]
-    for r in red:
-        assert report.repro_command(r["cell_id"], f"{r['scenario']}/{r['case_id']}") in text
+    for r in stored_rows:
+        command = report.repro_command(r["cell_id"], f"{r['scenario']}/{r['case_id']}")
+        assert (command in text) == (r["outcome"] not in ("ok", "skip")), command
     for e in matrix.excluded:
         assert e.reason in text
 
@@ -72,15 +82,26 @@ def test_report_sections(
 def test_findings_name_the_failing_stage(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    table = report.compat_table(report.entries(stored_rows, matrix, scens), matrix, seed(scens))
+    table = report.compat_table(report.entries(stored_rows, matrix, scens), matrix, only(scens, "masking-lstm"))
     lines = report.findings(table, matrix)
-    build = [x for x in lines if x.startswith("`tensor-float64:.keras`")]
-    assert build and "**fails** at `build` on TF 2.12.1" in build[0]
+    tensor = next(x for x in lines if x.startswith("`tensor-float64:.keras`"))
+    assert "Keras 2 (tf.keras): **fails** at `build`" in tensor
+    assert "**fails** at `predict_after_load` on Keras 3.1.1 + TF 2.16.2" in tensor
+
+
+def test_fix_summary_says_where_each_route_holds(
+    stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
+) -> None:
+    table = report.compat_table(report.entries(stored_rows, matrix, scens), matrix, only(scens, "workarounds"))
+    summary = report.summary_table(table, matrix)
+    assert "custom-layer:tensor-float64:.keras" in summary.index
+    assert summary.loc["savedmodel:tensor-float64:savedmodel", "Keras 3, jax backend"] == "skip (all 1)"
 
 
 def test_signatures_group_across_cells(stored_rows: list[dict[str, Any]], matrix: Matrix) -> None:
     sigs = report.signatures(stored_rows, matrix)
-    assert sigs["rows"].sum() == sum(1 for r in stored_rows if r["error_signature"])
+    failing = [r for r in stored_rows if r["error_signature"] and r["outcome"] != "skip"]
+    assert sigs["rows"].sum() == len(failing)
     assert sigs["signature"].is_unique
     assert any(len(cells) > 1 for cells in sigs["cells"])
 
