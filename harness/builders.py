@@ -268,8 +268,12 @@ def build_layer_arg(stack: Stack, cfg: dict[str, Any], params: dict[str, str]) -
     return stack.keras.Sequential([inp, *layers])
 
 
-def layer_arg_input(cfg: dict[str, Any], params: dict[str, str]) -> Any:
-    """A seeded batch of the object's input kind (floats, known/unknown ids, strings)."""
+def layer_arg_input(stack: Stack, cfg: dict[str, Any], params: dict[str, str]) -> Any:
+    """A seeded batch of the object's input kind (floats, known/unknown ids, strings).
+
+    Strings go in as a TensorFlow string tensor where TensorFlow is present (Keras 3's predict refuses
+    numpy object arrays); without TensorFlow, StringLookup cannot run at all.
+    """
     import numpy as np
 
     rng = np.random.default_rng(int(cfg["seed"]))
@@ -278,7 +282,8 @@ def layer_arg_input(cfg: dict[str, Any], params: dict[str, str]) -> Any:
     if obj == "integer-lookup":
         return rng.choice(np.array([10, 20, 30, 99], dtype="int64"), size=shape)
     if obj == "string-lookup":
-        return rng.choice(np.array(["a", "b", "c", "zz"], dtype=object), size=shape)
+        words = rng.choice(np.array(["a", "b", "c", "zz"], dtype=object), size=shape)
+        return stack.tf.constant(words.astype(str)) if stack.tf is not None else words
     if obj == "embedding":
         return rng.integers(0, 8, size=shape).astype("int32")
     return rng.standard_normal(shape).astype("float32")
@@ -388,7 +393,7 @@ def run_case(
     result = CaseResult()
     cfg = settings(model, params)
     masking = builder == "masking_rnn"
-    x = padded_batch(cfg) if masking else layer_arg_input(cfg, params)
+    x = padded_batch(cfg) if masking else layer_arg_input(stack, cfg, params)
     key = build_key(builder, model, params)
     built = _BUILT.get(key)
     fresh_build = built is None
