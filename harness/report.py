@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +131,24 @@ def _ranges(labels: list[str]) -> str:
     return f"{labels[0]} … {labels[-1]} ({len(labels)} cells)" if len(labels) > 2 else f"{labels[0]}, {labels[1]}"
 
 
+Runs = list[tuple[str, list[str]]]
+
+
+def family_runs(column: pd.Series, matrix: Matrix) -> dict[str, Runs]:
+    """Per family, the column's entries as consecutive runs: [(entry text, [version labels]), ...]."""
+    by_id = {c.id: c for c in matrix.cells}
+    labelled: dict[str, list[tuple[str, str]]] = {}
+    for cell_id, entry in column.items():
+        cell = by_id[str(cell_id)]
+        labelled.setdefault(group_of(cell), []).append((entry.text, version_label(cell)))
+    return {
+        group: [(text, [label for _, label in run]) for text, run in itertools.groupby(items, key=lambda i: i[0])]
+        for group, items in labelled.items()
+    }
+
+
 def findings(table: pd.DataFrame, matrix: Matrix) -> list[str]:
     """Sentences like 'fails at load on A … B; ok on C … D', per case and family, from the table."""
-    by_id = {c.id: c for c in matrix.cells}
     lines: list[str] = []
     always_ok = [col for col in table.columns if all(e.status == "ok" for e in table[col])]
     if always_ok:
@@ -140,22 +156,13 @@ def findings(table: pd.DataFrame, matrix: Matrix) -> list[str]:
     for col in table.columns:
         if col in always_ok:
             continue
-        groups: dict[str, list[tuple[str, str]]] = {}
-        for cell_id, entry in table[col].items():
-            cell = by_id[str(cell_id)]
-            groups.setdefault(group_of(cell), []).append((version_label(cell), entry.text))
         told, ok_groups = [], []
-        for group, items in groups.items():
-            runs: list[tuple[str, list[str]]] = []
-            for label, text in items:
-                if runs and runs[-1][0] == text:
-                    runs[-1][1].append(label)
-                else:
-                    runs.append((text, [label]))
+        for group, runs in family_runs(table[col], matrix).items():
+            count = sum(len(labels) for _, labels in runs)
             if len(runs) == 1 and runs[0][0] == "ok":
-                ok_groups.append(f"{group} ({len(items)})")
+                ok_groups.append(f"{group} ({count})")
             elif len(runs) == 1:
-                told.append(f"{group}: {_verdict(runs[0][0])} on every cell ({len(items)})")
+                told.append(f"{group}: {_verdict(runs[0][0])} on every cell ({count})")
             else:
                 told.append(f"{group}: " + "; ".join(f"{_verdict(t)} on {_ranges(ls)}" for t, ls in runs))
         if ok_groups:
@@ -166,23 +173,12 @@ def findings(table: pd.DataFrame, matrix: Matrix) -> list[str]:
 
 def summary_table(table: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
     """Rows = cases, columns = families; each entry says on which releases the case holds and fails."""
-    by_id = {c.id: c for c in matrix.cells}
     out: dict[str, dict[str, str]] = {}
     for col in table.columns:
-        per_group: dict[str, list[tuple[str, str]]] = {}
-        for cell_id, entry in table[col].items():
-            cell = by_id[str(cell_id)]
-            per_group.setdefault(group_of(cell), []).append((version_label(cell), entry.text))
         row: dict[str, str] = {}
-        for group, items in per_group.items():
-            runs: list[tuple[str, list[str]]] = []
-            for label, text in items:
-                if runs and runs[-1][0] == text:
-                    runs[-1][1].append(label)
-                else:
-                    runs.append((text, [label]))
+        for group, runs in family_runs(table[col], matrix).items():
             if len(runs) == 1:
-                row[group] = f"{runs[0][0]} (all {len(items)})"
+                row[group] = f"{runs[0][0]} (all {len(runs[0][1])})"
             else:
                 row[group] = "; ".join(f"{t}: {_ranges(ls)}" for t, ls in runs)
         out[col.split("/", 1)[1]] = row
