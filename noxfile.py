@@ -150,7 +150,8 @@ def repair(session: nox.Session) -> None:
         session.error("usage: nox -s repair -- IN.keras OUT.keras [--no-check]")
     newest = MATRIX.get("tf2.21.0-keras3.15.1")
     session.install(*newest.pins)
-    session.run("python", "-m", "harness", "repair", *session.posargs, env={"PYTHONPATH": str(ROOT), **newest.env})
+    env = {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **newest.env}
+    session.run("python", "-m", "harness", "repair", *session.posargs, env=env)
 
 
 @nox.session(python=PY)
