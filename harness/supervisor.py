@@ -215,7 +215,7 @@ class CellRun:
         self.machine = machine
         self.invoked_by = invoked_by
         self.progress = progress
-        self.jobs = max(1, min(jobs, len(self.groups()) if scenarios else len(cases)))
+        self.jobs = max(1, min(jobs, len(self.groups())))
         self.ready: dict[str, Any] | None = None
         self.import_failure: dict[str, Any] | None = None
         self.lock = threading.Lock()
