@@ -1,0 +1,120 @@
+"""Faults really caused on a real cell: a worker killed by SIGSEGV mid-run, and cases that hang past their timeout.
+
+Each must become a row (`crash` / `timeout`) while the rest of the batch goes on in a new worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CELL = "tf2.21.0-keras3.15.1"
+
+pytestmark = pytest.mark.integration
+
+
+def rows_of(results: Path) -> dict[str, dict[str, Any]]:
+    files = list(results.glob(f"*/{CELL}.jsonl"))
+    return {r["case_id"]: r for f in files for r in map(json.loads, f.read_text().splitlines())}
+
+
+def temp_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob(f"maskcompat-{CELL}-*"))
+
+
+def workers_of(parent: int) -> list[int]:
+    """Pids of `harness.worker` processes started by `parent` (they run in sessions of their own)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"harness.worker" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_segfaulting_worker_costs_one_case(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
+    python = cell_python(CELL)
+    argv = [
+        str(python),
+        "-m",
+        "harness",
+        "run",
+        "--cell",
+        CELL,
+        "--results",
+        str(tmp_path),
+        "--jobs",
+        "1",
+        "--case",
+        "masking-lstm/*",
+    ]
+    proc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    killed = 0
+    for line in proc.stdout:
+        if "worker ready" in line and not killed:
+            for pid in workers_of(proc.pid):
+                os.kill(pid, signal.SIGSEGV)
+                killed = pid
+    assert proc.wait(timeout=600) == 0 and killed
+    rows = rows_of(tmp_path)
+    assert len(rows) == 10, "every case has a row"
+    crashed = [r for r in rows.values() if r["outcome"] == "crash"]
+    assert len(crashed) == 1 and crashed[0]["error_type"] == "WorkerCrashed"
+    assert f"code {-signal.SIGSEGV}" in crashed[0]["error_message"]
+    assert sum(r["outcome"] == "ok" for r in rows.values()) >= 5, "the batch went on in a new worker"
+
+
+def test_hanging_cases_time_out_and_the_batch_goes_on(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
+    python = cell_python(CELL)
+    scen = tmp_path / "scenarios"
+    scen.mkdir()
+    text = (ROOT / "scenarios" / "masking-lstm.toml").read_text().replace("timeout_s = 180", "timeout_s = 0.01")
+    (scen / "masking-lstm.toml").write_text(text)
+    before = temp_folders()
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "harness",
+            "run",
+            "--cell",
+            CELL,
+            "--results",
+            str(tmp_path / "r"),
+            "--jobs",
+            "1",
+            "--scenarios",
+            str(scen),
+            "--case",
+            "list:*",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = rows_of(tmp_path / "r")
+    assert set(rows) == {"list:.keras", "list:.h5"}
+    for row in rows.values():
+        assert (row["outcome"], row["error_type"]) == ("timeout", "Timeout")
+        # the stage the worker had reached, or None when it had not reported one before the timeout
+        assert row["failed_stage"] in (None, "build", "predict", "masking", "save", "load", "predict_after_load")
+    assert time.monotonic() - t0 < 300
+    assert temp_folders() <= before, "the run's temporary folder is removed"
