@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -118,3 +119,80 @@ def test_hanging_cases_time_out_and_the_batch_goes_on(cell_python: Callable[[str
         assert row["failed_stage"] in (None, "build", "predict", "masking", "save", "load", "predict_after_load")
     assert time.monotonic() - t0 < 300
     assert temp_folders() <= before, "the run's temporary folder is removed"
+
+
+def test_a_run_killed_with_sigkill_resumes_without_duplicates(
+    cell_python: Callable[[str], Path], tmp_path: Path
+) -> None:
+    python = cell_python(CELL)
+    argv = [
+        str(python),
+        "-m",
+        "harness",
+        "run",
+        "--cell",
+        CELL,
+        "--results",
+        str(tmp_path),
+        "--jobs",
+        "1",
+        "--case",
+        "masking-lstm/*",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    done = 0
+    for line in proc.stdout:
+        done += "masking-lstm" not in line and ("ok" in line.split() or "fail@" in line)
+        if done == 3:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    first = rows_of(tmp_path)
+    assert 3 <= len(first) < 10, "killed mid-cell, with the finished cases stored"
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    lines = next(tmp_path.glob(f"*/{CELL}.jsonl")).read_text().splitlines()
+    case_ids = [json.loads(x)["case_id"] for x in lines]
+    assert len(case_ids) == 10 and len(set(case_ids)) == 10, "every case once, no half-written line"
+    after = rows_of(tmp_path)
+    for case_id, row in first.items():
+        assert after[case_id]["started_at"] == row["started_at"], "stored rows were reused, not rerun"
+
+
+def test_a_stack_that_fails_to_import_is_an_import_row(tmp_path: Path) -> None:
+    """A Keras 3 cell on the jax backend whose environment lacks jax: every case is `fail` at `import`."""
+    cells = tmp_path / "cells.toml"
+    cells.write_text('[defaults]\npython = "3.11"\n[[cell]]\nid = "no-jax"\nkeras = "3.15.1"\nbackend = "jax"\n')
+    venv = ROOT / ".cache" / "cells" / "keras3.15.1-without-jax"
+    uv = shutil.which("uv") or "uv"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([uv, "venv", "-q", "-p", "3.11", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "keras==3.15.1"], check=True)
+    proc = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "harness",
+            "run",
+            "--cells",
+            str(cells),
+            "--cell",
+            "no-jax",
+            "--results",
+            str(tmp_path / "r"),
+            "--case",
+            "masking-lstm/list:*",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(x) for f in (tmp_path / "r").glob("*/no-jax.jsonl") for x in f.read_text().splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert (row["outcome"], row["failed_stage"]) == ("fail", "import")
+        assert "jax" in row["error_message"].lower()
