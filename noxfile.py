@@ -37,7 +37,11 @@ def _interpreter(version: str) -> str:
     return str(found[-1]) if found and version != PY else version
 
 
-MATRIX = cells_mod.load(ROOT / "cells" / "cells.toml")
+# Another cells file or results folder (tests, CI shards): MASKCOMPAT_CELLS, MASKCOMPAT_RESULTS.
+CELLS = Path(os.environ.get("MASKCOMPAT_CELLS", ROOT / "cells" / "cells.toml")).resolve()
+RESULTS = Path(os.environ.get("MASKCOMPAT_RESULTS", ROOT / "results")).resolve()
+WHERE = ["--cells", str(CELLS), "--results", str(RESULTS)]
+MATRIX = cells_mod.load(CELLS)
 SCENARIOS = scenarios.load_all(ROOT / "scenarios")
 _RUN: dict[str, list[float]] = {"cell_s": []}
 _START = time.time()
@@ -58,7 +62,7 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     if args.fresh:
         return True
     cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case, (cell.id, cell.tags))]
-    path = store.cell_path(ROOT / "results", fingerprint.machine()["id"], cell.id)
+    path = store.cell_path(RESULTS, fingerprint.machine()["id"], cell.id)
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
 
 
@@ -77,7 +81,8 @@ def _selected(session: nox.Session) -> list[cells_mod.Cell]:
 @nox.session(python=False)
 def cells(session: nox.Session) -> None:
     """List the cells of the matrix with their pins, and the excluded pairs with reasons."""
-    session.run(sys.executable, "-m", "harness", "cells", *session.posargs, env={"PYTHONPATH": str(ROOT)})
+    argv = [sys.executable, "-m", "harness", "cells", "--cells", str(CELLS), *session.posargs]
+    session.run(*argv, env={"PYTHONPATH": str(ROOT)})
 
 
 @nox.session
@@ -115,6 +120,7 @@ def matrix(session: nox.Session, cell: str) -> None:
         "-m",
         "harness",
         "run",
+        *WHERE,
         "--cell",
         cell,
         "--python",
@@ -140,7 +146,7 @@ def matrix(session: nox.Session, cell: str) -> None:
 def report(session: nox.Session) -> None:
     """Render report.md and results/plots from results/ only (no TensorFlow involved)."""
     session.install("-r", "requirements/report.txt")
-    session.run("python", "-m", "harness", "report", *session.posargs, env={"PYTHONPATH": str(ROOT)})
+    session.run("python", "-m", "harness", "report", *WHERE, *session.posargs, env={"PYTHONPATH": str(ROOT)})
 
 
 @nox.session(python=PY)

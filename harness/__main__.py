@@ -42,8 +42,8 @@ def parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")
     _common(rep)
-    rep.add_argument("--out", type=Path, default=ROOT / "report.md", help="report file")
-    rep.add_argument("--plots", type=Path, default=ROOT / "results" / "plots", help="plot folder")
+    rep.add_argument("--out", type=Path, help="report file (default: report.md beside the results folder)")
+    rep.add_argument("--plots", type=Path, help="plot folder (default: plots/ inside the results folder)")
 
     rp = sub.add_parser("repair", help="rewrite tagged tensor/array values in a .keras file, then prove it loads")
     rp.add_argument("src", type=Path, metavar="IN.keras", help="the file that fails to load")
@@ -107,8 +107,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     matrix = cells_mod.load(args.cells)
     rows = store.read_all(args.results)
     scens = scenarios.load_all(args.scenarios)
-    report.write(rows, matrix, scens, args.out, args.plots)
-    print(f"wrote {args.out} ({len(rows)} rows) and plots in {args.plots}")
+    out = args.out or args.results.parent / "report.md"
+    plots = args.plots or args.results / "plots"
+    report.write(rows, matrix, scens, out, plots)
+    print(f"wrote {out} ({len(rows)} rows) and plots in {plots}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,3 +41,30 @@ def test_cells_session_lists_pins() -> None:
     )
     data = json.loads(proc.stdout)
     assert data["cells"] and all(c["pins"] for c in data["cells"])
+
+
+@pytest.mark.integration
+def test_a_cell_whose_pins_do_not_exist_becomes_install_rows(tmp_path: Path) -> None:
+    """`tensorflow-cpu==2.99.0` does not exist: the session records `install` rows, and the report shows them."""
+    nox = shutil.which("nox") or pytest.skip("nox is not installed")
+    cells = tmp_path / "cells.toml"
+    cells.write_text(
+        '[defaults]\npython = "3.11"\n'
+        '[rules.tensorflow]\n"2.99" = { keras = ">=3", python = ">=3.9", tf_keras = "<0" }\n'
+        '[[cell]]\nid = "tf2.99.0-keras3.15.1"\ntensorflow = "2.99.0"\nkeras = "3.15.1"\n'
+    )
+    results = tmp_path / "results"
+    env = {**os.environ, "MASKCOMPAT_CELLS": str(cells), "MASKCOMPAT_RESULTS": str(results)}
+    proc = subprocess.run(
+        [nox, "-s", "matrix(tf2.99.0-keras3.15.1)", "--", "--case", "masking-lstm/list:*"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [json.loads(x) for f in results.glob("*/*.jsonl") for x in f.read_text().splitlines()]
+    assert [(r["outcome"], r["failed_stage"]) for r in rows] == [("fail", "install")] * 2
+    assert "2.99.0" in rows[0]["error_message"]
+    assert "✗ install" in (tmp_path / "report.md").read_text()
