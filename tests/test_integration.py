@@ -122,3 +122,36 @@ def test_unknown_cell_is_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown cell id 'tf9.9.9'") and "Traceback" not in proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--cell", "tf2.21.0-keras3.15.1", "--jobs", "0"], "error: --jobs must be at least 1"),
+        (["run", "--cell", "tf2.21.0-keras3.15.1", "--case", "nothing*"], "error: no case matches"),
+        (["report", "--results", "/nonexistent/results"], "error: results folder /nonexistent/results does not exist"),
+        (["repair", "/nonexistent.keras", "out.keras"], "error: /nonexistent.keras: no such file"),
+    ],
+)
+def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", *argv],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(message) and len(proc.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+@pytest.mark.parametrize("command", ["run", "report", "repair", "cells"])
+def test_every_command_has_help(command: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", command, "--help"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and "usage: python -m harness" in proc.stdout
