@@ -1,4 +1,4 @@
-"""Nox sessions: `matrix` (one per pinned cell), `report`, `tests`, `lint`."""
+"""Nox sessions: `matrix` (one per pinned cell), `report`, `repair`, `cells`, `tests`, `lint`."""
 
 from __future__ import annotations
 

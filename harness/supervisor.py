@@ -347,27 +347,21 @@ class CellRun:
                 }
             )
             msg = worker.receive(scen.timeout_s)
-        except WorkerHung:
-            worker.close(kill=True)
-            return self.row(
-                case,
-                "timeout",
-                started,
-                time.time() - started,
-                failed_stage=worker.stage,
-                error_type="Timeout",
-                error_message=f"no answer within {scen.timeout_s:g}s",
-            ), False
-        except WorkerGone:
+        except (WorkerHung, WorkerGone) as lost:
             code = worker.close(kill=True)
+            hung = isinstance(lost, WorkerHung)
             return self.row(
                 case,
-                "crash",
+                "timeout" if hung else "crash",
                 started,
                 time.time() - started,
                 failed_stage=worker.stage,
-                error_type="WorkerCrashed",
-                error_message=f"worker exited with code {code}: {worker.log_tail()}",
+                error_type="Timeout" if hung else "WorkerCrashed",
+                error_message=(
+                    f"no answer within {scen.timeout_s:g}s"
+                    if hung
+                    else f"worker exited with code {code}: {worker.log_tail()}"
+                ),
             ), False
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -21,7 +21,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CELL = "tf2.21.0-keras3.15.1"
 
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
 pytestmark = pytest.mark.integration
+
+
+def run_argv(python: Path, results: Path, *extra: str, cell: str = CELL) -> list[str]:
+    """`python -m harness run` of one cell into `results`, with more arguments."""
+    return [str(python), "-m", "harness", "run", "--cell", cell, "--results", str(results), *extra]
 
 
 def rows_of(results: Path) -> dict[str, dict[str, Any]]:
@@ -49,21 +56,8 @@ def workers_of(parent: int) -> list[int]:
 
 def test_a_segfaulting_worker_costs_one_case(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
     python = cell_python(CELL)
-    argv = [
-        str(python),
-        "-m",
-        "harness",
-        "run",
-        "--cell",
-        CELL,
-        "--results",
-        str(tmp_path),
-        "--jobs",
-        "1",
-        "--case",
-        "masking-lstm/*",
-    ]
-    proc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+    argv = run_argv(python, tmp_path, "--jobs", "1", "--case", "masking-lstm/*")
+    proc = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     killed = 0
     for line in proc.stdout:
@@ -88,28 +82,8 @@ def test_hanging_cases_time_out_and_the_batch_goes_on(cell_python: Callable[[str
     (scen / "masking-lstm.toml").write_text(text)
     before = temp_folders()
     t0 = time.monotonic()
-    proc = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "harness",
-            "run",
-            "--cell",
-            CELL,
-            "--results",
-            str(tmp_path / "r"),
-            "--jobs",
-            "1",
-            "--scenarios",
-            str(scen),
-            "--case",
-            "list:*",
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    argv = run_argv(python, tmp_path / "r", "--jobs", "1", "--scenarios", str(scen), "--case", "list:*")
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = rows_of(tmp_path / "r")
     assert set(rows) == {"list:.keras", "list:.h5"}
@@ -125,22 +99,8 @@ def test_a_run_killed_with_sigkill_resumes_without_duplicates(
     cell_python: Callable[[str], Path], tmp_path: Path
 ) -> None:
     python = cell_python(CELL)
-    argv = [
-        str(python),
-        "-m",
-        "harness",
-        "run",
-        "--cell",
-        CELL,
-        "--results",
-        str(tmp_path),
-        "--jobs",
-        "1",
-        "--case",
-        "masking-lstm/*",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    argv = run_argv(python, tmp_path, "--jobs", "1", "--case", "masking-lstm/*")
+    proc = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout is not None
     done = 0
     for line in proc.stdout:
@@ -151,7 +111,7 @@ def test_a_run_killed_with_sigkill_resumes_without_duplicates(
     proc.wait(timeout=60)
     first = rows_of(tmp_path)
     assert 3 <= len(first) < 10, "killed mid-cell, with the finished cases stored"
-    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     lines = next(tmp_path.glob(f"*/{CELL}.jsonl")).read_text().splitlines()
     case_ids = [json.loads(x)["case_id"] for x in lines]
@@ -170,26 +130,10 @@ def test_a_stack_that_fails_to_import_is_an_import_row(tmp_path: Path) -> None:
     if not (venv / "bin" / "python").exists():
         subprocess.run([uv, "venv", "-q", "-p", "3.11", str(venv)], check=True)
     subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "keras==3.15.1"], check=True)
-    proc = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "harness",
-            "run",
-            "--cells",
-            str(cells),
-            "--cell",
-            "no-jax",
-            "--results",
-            str(tmp_path / "r"),
-            "--case",
-            "masking-lstm/list:*",
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    argv = run_argv(
+        venv / "bin" / "python", tmp_path / "r", "--cells", str(cells), "--case", "masking-lstm/list:*", cell="no-jax"
     )
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(x) for f in (tmp_path / "r").glob("*/no-jax.jsonl") for x in f.read_text().splitlines()]
     assert len(rows) == 2
