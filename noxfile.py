@@ -1,8 +1,9 @@
-"""Nox sessions: `matrix` (one per pinned cell), `report`, `repair`, `cells`, `tests`, `lint`."""
+"""Nox sessions: `matrix` (one per pinned cell), `bench`, `report`, `repair`, `cells`, `tests`, `lint`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,8 @@ RESULTS = Path(os.environ.get("MASKCOMPAT_RESULTS", ROOT / "results")).resolve()
 WHERE = ["--cells", str(CELLS), "--results", str(RESULTS)]
 MATRIX = cells_mod.load(CELLS)
 SCENARIOS = scenarios.load_all(ROOT / "scenarios")
+# Each matrix session notes here where its cell's environment is, for `bench` (which times many cells).
+ENVS = ROOT / ".nox" / "maskcompat-envs.json"
 _RUN: dict[str, list[float]] = {"cell_s": []}
 _START = time.time()
 PRIOR_CELL_S = 40.0
@@ -66,12 +69,33 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
 
 
+def _known_envs() -> dict[str, str]:
+    """Cell id -> interpreter of its installed environment, as the matrix sessions noted them."""
+    try:
+        data = json.loads(ENVS.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str) and Path(v).exists()}
+
+
+def _remember_env(cell: str, python: str) -> None:
+    """Note the cell's interpreter (atomic rewrite of the small JSON map)."""
+    envs = _known_envs()
+    envs[cell] = python
+    ENVS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ENVS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(envs, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, ENVS)
+
+
 def _selected(session: nox.Session) -> list[cells_mod.Cell]:
     """The cells this nox invocation runs, in order, for the `[i/n]` label and the estimate."""
     config = session._runner.global_config
     names, tags = getattr(config, "sessions", None), getattr(config, "tags", None)
     if names and "matrix" not in names:
         chosen = {n[len("matrix(") : -1] for n in names if n.startswith("matrix(")}
+        if not chosen and not tags:
+            return list(MATRIX.cells)  # e.g. `nox -s bench` alone: every cell
         return [c for c in MATRIX.cells if c.id in chosen]
     if tags and not names:
         return [c for c in MATRIX.cells if set(tags) & set(c.tags)]
@@ -92,6 +116,7 @@ def cells(session: nox.Session) -> None:
 )
 def matrix(session: nox.Session, cell: str) -> None:
     """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N)."""
+    session.notify("bench", posargs=[])
     session.notify("report", posargs=[])
     the_cell = MATRIX.get(cell)
     args = _matrix_args(session.posargs)
@@ -114,6 +139,7 @@ def matrix(session: nox.Session, cell: str) -> None:
         session.install(
             *the_cell.pins, env=env, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256)
         )
+    _remember_env(cell, str(Path(session.bin) / "python"))
     # The supervisor runs on Nox's own Python (the harness needs 3.11+); workers run on the cell's.
     session.run(
         sys.executable,
@@ -140,6 +166,26 @@ def matrix(session: nox.Session, cell: str) -> None:
         external=True,
     )
     _RUN["cell_s"].append(time.time() - t0)
+
+
+@nox.session(python=PY)
+def bench(session: nox.Session) -> None:
+    """Time masked-RNN inference in the selected cells' environments, rounds interleaved across cells."""
+    chosen = _selected(session)
+    envs = _known_envs()
+    missing = [c.id for c in chosen if c.id not in envs]
+    if missing:
+        session.warn(
+            f"{len(missing)} cell(s) have no installed environment and are not timed: {', '.join(missing)}; "
+            'run `nox -s "matrix(<id>)"` for them first'
+        )
+    pairs = [f"--env={c.id}={envs[c.id]}" for c in chosen if c.id in envs]
+    if not pairs:
+        session.error("no cell has an installed environment yet: run `nox -s matrix` first")
+    session.install("-r", "requirements/bench.txt")
+    invoked = "nox " + " ".join(sys.argv[1:])
+    argv = ["python", "-m", "harness", "bench", *WHERE, *pairs, "--invoked-by", invoked, *session.posargs]
+    session.run(*argv, env={"PYTHONPATH": str(ROOT)})
 
 
 @nox.session(python=PY)

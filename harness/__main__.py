@@ -1,4 +1,4 @@
-"""Command line: `python -m harness run|report|repair|cells`; Nox sessions call it."""
+"""Command line: `python -m harness run|bench|report|repair|cells`; Nox sessions call it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--after-s", type=float, default=0.0, help="estimated seconds of cells after this one")
     run.add_argument("--invoked-by", default="", help="the command the user ran, stored in rows")
 
+    be = sub.add_parser("bench", help="time the latency scenario in several cells, in interleaved rounds")
+    _common(be)
+    be.add_argument(
+        "--env",
+        action="append",
+        required=True,
+        metavar="CELL=PYTHON",
+        help="a cell id and the interpreter of its installed environment (repeatable; one per cell)",
+    )
+    be.add_argument("--fresh", action="store_true", help="retime even if complete, up-to-date rows exist")
+    be.add_argument("--invoked-by", default="", help="the command the user ran, stored in rows")
+
     rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")
     _common(rep)
     rep.add_argument("--out", type=Path, help="report file (default: report.md beside the results folder)")
@@ -62,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     matrix = cells_mod.load(args.cells, check_rules=False)
     cell = matrix.get(args.cell)
-    scens = scenarios.load_all(args.scenarios)
+    scens = [s for s in scenarios.load_all(args.scenarios) if not s.timed]  # latency: `harness bench`
     cases = scenarios.select(scens, args.case, (cell.id, cell.tags))
     machine = fingerprint.machine()
     path = store.cell_path(args.results, machine["id"], cell.id)
@@ -97,6 +109,52 @@ def cmd_run(args: argparse.Namespace) -> int:
         counts = run.run()
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     progress.line(f"done in {time.time() - t0:.0f}s: {summary} -> {path}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time the latency scenario(s) over the given cells; cells whose rows are complete and current are skipped."""
+    from harness import bench
+
+    matrix = cells_mod.load(args.cells, check_rules=False)
+    timed = [s for s in scenarios.load_all(args.scenarios) if s.timed]
+    if not timed:
+        raise UserError(f"no latency scenario (builder 'latency') in {args.scenarios}")
+    pairs = []
+    for item in args.env:
+        cell_id, sep, python = item.partition("=")
+        if not sep or not python:
+            raise UserError(f"--env wants CELL=PYTHON, got {item!r}")
+        cell = matrix.get(cell_id)
+        if not Path(python).exists():
+            raise UserError(
+                f'--env {cell_id}: interpreter {python} does not exist; run `nox -s "matrix({cell_id})"` first'
+            )
+        pairs.append((cell, python))
+    machine = fingerprint.machine()
+    progress = supervisor.Progress("[bench]", time.time())
+    invoked = args.invoked_by or "python -m harness bench"
+    for scen in timed:
+        targets = []
+        for cell, python in pairs:
+            cases = scenarios.select([scen], None, (cell.id, cell.tags))
+            path = store.cell_path(args.results, machine["id"], cell.id)
+            keys = [(c.scenario, c.case_id) for c in cases]
+            if cases and (args.fresh or store.stale_cases(path, keys, {scen.id: scen.hash}, cell.hash, __version__)):
+                targets.append(bench.Target(cell, python, cases))
+        skipped = len(pairs) - len(targets)
+        if not targets:
+            progress.line(f"{scen.id}: all {skipped} cells up to date (use --fresh to retime)")
+            continue
+        rounds = int((scen.bench or {})["rounds"])
+        progress.line(
+            f"{scen.id}: {len(targets)} cells x {rounds} rounds, {len(targets[0].cases)} cases each"
+            + (f"; {skipped} up to date" if skipped else "")
+        )
+        t0 = time.time()
+        counts = bench.run(targets, scen, args.results, machine, invoked, progress)
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        progress.line(f"{scen.id}: done in {time.time() - t0:.0f}s: {summary}")
     return 0
 
 
@@ -152,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn UserError into one line on stderr with exit code 2."""
     args = parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "report": cmd_report, "repair": cmd_repair, "cells": cmd_cells}[args.command](args)
+        return {"run": cmd_run, "bench": cmd_bench, "report": cmd_report, "repair": cmd_repair, "cells": cmd_cells}[
+            args.command
+        ](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 import harness
+from harness import latency_report
 from harness.cells import Cell, Matrix
 from harness.scenarios import Scenario
 
@@ -94,6 +95,10 @@ def is_stale(row: dict[str, Any], cell: Cell, scen: Scenario) -> bool:
         or row["cell_hash"] != cell.hash
         or row["harness_version"] != harness.__version__
     )
+
+
+def _current(row: dict[str, Any], cell: Cell, scen: Scenario) -> bool:
+    return not is_stale(row, cell, scen)
 
 
 def entries(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> dict[tuple[str, str], Entry]:
@@ -308,7 +313,11 @@ def render_machine(
     )
     out += ["", "Entries: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".", "", LEGEND, ""]
     for scen in scens:
-        out += scenario_section(scen, grid, matrix, plots / f"{scen.id}-{machine_id}.png", root, machine_id)
+        if scen.timed:
+            ordered = sorted(matrix.cells, key=cell_order)
+            out += latency_report.section(rows, scen, matrix, ordered, _current, plots, root, machine_id)
+        else:
+            out += scenario_section(scen, grid, matrix, plots / f"{scen.id}-{machine_id}.png", root, machine_id)
     out += ["### Cells", ""]
     by_cell: dict[str, dict[str, Any]] = {}
     for row in rows:

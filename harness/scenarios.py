@@ -11,12 +11,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import builders
+from harness import builders, latency
 from harness.errors import UserError
 
-TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells"}
+TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells", "bench"}
 # The code whose behaviour a row records: a change to it makes stored rows stale.
 MEASURED_SOURCES = ("builders.py", "worker.py", "compat.py", "repair.py")
+TIMED_SOURCES = ("latency.py", "floors.py", "worker.py")
+
+
+@dataclass(frozen=True)
+class BuilderSpec:
+    """What a scenario naming this builder may declare, and the code its rows depend on."""
+
+    param_ids: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
+    model_keys: dict[str, type | tuple[type, ...]]
+    sources: tuple[str, ...]
+    timed: bool = False
+
+
+SPECS: dict[str, BuilderSpec] = {
+    **{
+        name: BuilderSpec(
+            builders.PARAM_IDS[name], builders.REQUIRED_PARAMS[name], builders.MODEL_KEYS[name], MEASURED_SOURCES
+        )
+        for name in builders.BUILDERS
+    },
+    "latency": BuilderSpec(latency.PARAM_IDS, latency.REQUIRED_PARAMS, latency.MODEL_KEYS, TIMED_SOURCES, timed=True),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +64,12 @@ class Scenario:
     params: list[dict[str, list[str]]]
     hash: str
     cells: tuple[str, ...] = ()
+    bench: dict[str, float] | None = None
+
+    @property
+    def timed(self) -> bool:
+        """Whether this is a latency scenario (run by `harness bench`, not by `harness run`)."""
+        return SPECS[self.builder].timed
 
     def cases(self) -> list[Case]:
         """The union of the declared cross-products, in declared order, with stable ids."""
@@ -65,10 +94,10 @@ def _line_of(text: str, key: str) -> int:
     return 0
 
 
-def _hash(data: dict[str, Any]) -> str:
+def _hash(data: dict[str, Any], sources: tuple[str, ...]) -> str:
     here = Path(__file__).parent
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
-    for name in MEASURED_SOURCES:
+    for name in sources:
         h.update((here / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -94,12 +123,13 @@ def parse(path: Path) -> Scenario:
         if key not in data:
             raise UserError(f"{path}: required field {key!r} is missing")
     builder = data["builder"]
-    if builder not in builders.BUILDERS:
-        raise bad("builder", f"names {builder!r}, not a registered builder {list(builders.BUILDERS)}")
+    if builder not in SPECS:
+        raise bad("builder", f"names {builder!r}, not a registered builder {list(SPECS)}")
+    spec = SPECS[builder]
     if path.stem != data["id"]:
         raise bad("id", f"is {data['id']!r} but the file is named {path.name}; they must match")
     model = data["model"]
-    model_keys = builders.MODEL_KEYS[builder]
+    model_keys = spec.model_keys
     for key, typ in model_keys.items():
         if key not in model:
             raise UserError(f"{path}: [model] needs {key!r}")
@@ -116,7 +146,7 @@ def parse(path: Path) -> Scenario:
     if set(tol) != {"rtol", "atol"} or not all(isinstance(v, (int, float)) for v in tol.values()):
         raise bad("tolerance", "must hold exactly the numbers rtol and atol")
     groups = data["params"] if isinstance(data["params"], list) else [data["params"]]
-    known = builders.PARAM_IDS[builder]
+    known = spec.param_ids
     for group in groups:
         if not isinstance(group, dict) or not group:
             raise bad("params", "must be a table of id lists, or an array of such tables")
@@ -128,9 +158,10 @@ def parse(path: Path) -> Scenario:
             for value in ids:
                 if value not in known[name]:
                     raise bad(f"params.{name}", f"has unknown id {value!r} (known: {list(known[name])})")
-        for name in builders.REQUIRED_PARAMS[builder]:
+        for name in spec.required:
             if name not in group:
                 raise UserError(f"{path}: every [params] group needs {name!r}")
+    bench = _bench(data, spec, bad, path)
     cells = data.get("cells", [])
     if not isinstance(cells, list) or not all(isinstance(c, str) for c in cells):
         raise bad("cells", "must be a list of cell ids or tags")
@@ -142,9 +173,39 @@ def parse(path: Path) -> Scenario:
         model=dict(model),
         tolerance={k: float(v) for k, v in tol.items()},
         params=[{k: list(v) for k, v in g.items()} for g in groups],
-        hash=_hash(data),
+        hash=_hash(data, spec.sources),
         cells=tuple(cells),
+        bench=bench,
     )
+
+
+def _bench(data: dict[str, Any], spec: BuilderSpec, bad: Any, path: Path) -> dict[str, float] | None:
+    """The `[bench]` table of a latency scenario (required there, refused elsewhere)."""
+    if not spec.timed:
+        if "bench" in data:
+            raise bad("bench", f"only applies to latency scenarios (builder 'latency'), not {data['builder']!r}")
+        return None
+    table = data.get("bench")
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: a latency scenario needs a [bench] table with {sorted(latency.BENCH_KEYS)}")
+    for key in table:
+        if key not in latency.BENCH_KEYS:
+            raise bad(f"bench.{key}", f"is not a bench setting (known: {sorted(latency.BENCH_KEYS)})")
+    for key, typ in latency.BENCH_KEYS.items():
+        if key not in table:
+            raise UserError(f"{path}: [bench] needs {key!r}")
+        value = table[key]
+        lowest = -2 if key == "cpu" else 0
+        if (
+            not isinstance(value, (int, float))
+            or not isinstance(value, typ)
+            or isinstance(value, bool)
+            or value < lowest
+        ):
+            raise bad(f"bench.{key}", f"must be a non-negative number of the right type, got {value!r}")
+    if table["rounds"] < 1 or table["samples"] < latency.MIN_SAMPLES:
+        raise bad("bench.samples", f"needs rounds >= 1 and samples >= {latency.MIN_SAMPLES}")
+    return {k: float(v) for k, v in table.items()}
 
 
 def _unique(scenario: Scenario, path: Path) -> Scenario:

@@ -79,7 +79,7 @@ def upsert(path: Path, new: list[dict[str, Any]], order: list[tuple[str, str]]) 
 def stale_cases(
     path: Path, cases: list[tuple[str, str]], hashes: dict[str, str], cell_hash: str, harness_version: str
 ) -> list[tuple[str, str]]:
-    """Cases without an up-to-date row: missing, other hashes or version, or an install that failed."""
+    """Cases without an up-to-date row: missing, other hashes or version, a failed install, or unfinished timing."""
     rows = {_key(r): r for r in read_file(path)} if path.exists() else {}
     stale = []
     for key in cases:
@@ -90,6 +90,7 @@ def stale_cases(
             or row["cell_hash"] != cell_hash
             or row["harness_version"] != harness_version
             or row["failed_stage"] == "install"
+            or row.get("complete") is False
         ):
             stale.append(key)
     return stale

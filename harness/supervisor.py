@@ -55,12 +55,12 @@ class WorkerHung(Exception):
 class Worker:
     """One child process in the cell's interpreter, answering case requests over a pipe."""
 
-    def __init__(self, python: str, env: dict[str, str], log: Path, cwd: Path) -> None:
+    def __init__(self, python: str, env: dict[str, str], log: Path, cwd: Path, module: str = "harness.worker") -> None:
         read_fd, write_fd = os.pipe()
         self.log = log
         self._log_fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [python, "-m", "harness.worker"],
+            [python, "-m", module],
             stdin=subprocess.PIPE,
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
@@ -191,6 +191,54 @@ def install_problems(cell: Cell, python: str) -> list[str]:
     return problems
 
 
+def make_row(
+    cell: Cell,
+    scen: Scenario,
+    case: Case,
+    ready: dict[str, Any],
+    machine: dict[str, Any],
+    invoked_by: str,
+    outcome: str,
+    started: float,
+    duration: float,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A complete result row for one case; `ready` is the worker's ready (or import failure) message."""
+    versions = ready.get("versions", {})
+    tf_version = versions.get("tensorflow-cpu") or versions.get("tensorflow")
+    keras_version = versions.get("tf-keras") if cell.flavor == "tf_keras" else versions.get("keras")
+    err_type, err_msg = fields.pop("error_type", None), fields.pop("error_message", None)
+    stage = fields.pop("failed_stage", None)
+    return {
+        "schema": schema.SCHEMA_VERSION,
+        "harness_version": harness.__version__,
+        "scenario": case.scenario,
+        "scenario_hash": scen.hash,
+        "cell_id": cell.id,
+        "cell_hash": cell.hash,
+        "case_id": case.case_id,
+        "params": case.params,
+        **case.params,
+        "python": ready.get("python", cell.python),
+        "tensorflow": tf_version if versions else cell.tensorflow,
+        "keras": keras_version if versions else (cell.tf_keras or cell.keras),
+        "keras_flavor": cell.flavor,
+        "backend": cell.backend,
+        "device": ready.get("device", "unknown"),
+        "outcome": outcome,
+        "failed_stage": stage,
+        "error_type": err_type,
+        "error_message": err_msg,
+        "error_signature": signature.signature(stage, err_type, err_msg) if outcome != "ok" else None,
+        "started_at": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(duration, 3),
+        "machine": machine,
+        "packages": versions,
+        "invoked_by": invoked_by,
+        **fields,
+    }
+
+
 class CellRun:
     """State shared by the worker threads of one cell run."""
 
@@ -227,41 +275,18 @@ class CellRun:
     # ---- rows -------------------------------------------------------------------------------------
     def row(self, case: Case, outcome: str, started: float, duration: float, **fields: Any) -> dict[str, Any]:
         """A complete result row for one case."""
-        versions = (self.ready or self.import_failure or {}).get("versions", {})
-        tf_version = versions.get("tensorflow-cpu") or versions.get("tensorflow")
-        keras_version = versions.get("tf-keras") if self.cell.flavor == "tf_keras" else versions.get("keras")
-        scen = self.scenarios[case.scenario]
-        err_type, err_msg = fields.pop("error_type", None), fields.pop("error_message", None)
-        stage = fields.pop("failed_stage", None)
-        row: dict[str, Any] = {
-            "schema": schema.SCHEMA_VERSION,
-            "harness_version": harness.__version__,
-            "scenario": case.scenario,
-            "scenario_hash": scen.hash,
-            "cell_id": self.cell.id,
-            "cell_hash": self.cell.hash,
-            "case_id": case.case_id,
-            "params": case.params,
-            **case.params,
-            "python": (self.ready or {}).get("python", self.cell.python),
-            "tensorflow": tf_version if versions else self.cell.tensorflow,
-            "keras": keras_version if versions else (self.cell.tf_keras or self.cell.keras),
-            "keras_flavor": self.cell.flavor,
-            "backend": self.cell.backend,
-            "device": (self.ready or {}).get("device", "unknown"),
-            "outcome": outcome,
-            "failed_stage": stage,
-            "error_type": err_type,
-            "error_message": err_msg,
-            "error_signature": signature.signature(stage, err_type, err_msg) if outcome != "ok" else None,
-            "started_at": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
-            "duration_s": round(duration, 3),
-            "machine": self.machine,
-            "packages": versions,
-            "invoked_by": self.invoked_by,
+        return make_row(
+            self.cell,
+            self.scenarios[case.scenario],
+            case,
+            self.ready or self.import_failure or {},
+            self.machine,
+            self.invoked_by,
+            outcome,
+            started,
+            duration,
             **fields,
-        }
-        return row
+        )
 
     def record(self, case: Case, row: dict[str, Any]) -> None:
         """Store the row at once (atomic rewrite) and print its progress line."""

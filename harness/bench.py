@@ -1,0 +1,235 @@
+"""Runs latency scenarios over many cells in interleaved rounds and stores one row per case with statistics.
+
+Round r starts one `harness.latency` process per cell, cell after cell (the order reverses every other
+round), so each cell's samples come from several processes spread over the whole run: a slow period of
+the machine touches every cell alike. Around every process the parent times a fixed numpy reference,
+whose drift over the run is stored with the rows. Rows are written after every round (`complete`
+false until the last), so an interrupted run keeps what it measured and a rerun redoes only those cells.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import latency, stats, store
+from harness.cells import Cell
+from harness.scenarios import Case, Scenario
+from harness.supervisor import PASSED_ENV, ROOT, STARTUP_TIMEOUT_S, Progress, Worker, WorkerGone, WorkerHung, make_row
+
+
+@dataclass
+class Target:
+    """One cell to time: its interpreter, extra import path (wheel folders), and what was gathered so far."""
+
+    cell: Cell
+    python: str
+    cases: list[Case]
+    pythonpath: list[str] = field(default_factory=list)
+    ready: dict[str, Any] = field(default_factory=dict)
+    loops: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[list[float]]] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lost: list[dict[str, Any]] = field(default_factory=list)
+    reference_s: list[float] = field(default_factory=list)
+    started: float = 0.0
+    busy_s: float = 0.0
+
+
+def reference_s() -> float:
+    """Median seconds of a fixed numpy workload in this (the parent's, never changing) interpreter."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((192, 192))
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            a = np.tanh(a @ a.T / 192.0)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def worker_env(cell: Cell, tmp: Path, pythonpath: list[str], threads: int, cpu: int) -> dict[str, str]:
+    """The explicit environment of a timing process, as for the correctness workers, threads fixed."""
+    import os
+
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.update(cell.env)
+    env.update(latency.thread_env(threads))
+    env["MASKCOMPAT_PIN_CPU"] = str(cpu)
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT), *pythonpath]),
+            "PYTHONHASHSEED": "0",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "KERAS_HOME": str(tmp / "keras_home"),
+            "TMPDIR": str(tmp),
+            "MPLBACKEND": "Agg",
+        }
+    )
+    return env
+
+
+def one_process(target: Target, scen: Scenario, round_no: int) -> None:
+    """Start the cell's timing process, send its cases, fold the answer into the target."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"maskcompat-bench-{target.cell.id}-"))
+    t0 = time.time()
+    worker = Worker(
+        target.python,
+        worker_env(
+            target.cell, tmp, target.pythonpath, int((scen.bench or {})["threads"]), int((scen.bench or {})["cpu"])
+        ),
+        tmp / "latency.log",
+        tmp,
+        "harness.latency",
+    )
+    stage = "import"
+    try:
+        msg = worker.receive(STARTUP_TIMEOUT_S)
+        if msg["type"] == "import_error":
+            target.ready = target.ready or msg
+            target.lost.append({"round": round_no, "outcome": "fail", "failed_stage": "import", **_error(msg)})
+            return
+        target.ready = msg
+        stage = "latency"
+        worker.send(
+            {
+                "model": scen.model,
+                "bench": scen.bench,
+                "tolerance": scen.tolerance,
+                "cases": [{"case_id": c.case_id, "params": c.params} for c in target.cases],
+                "loops": target.loops,
+                "workdir": str(tmp),
+            }
+        )
+        answer = worker.receive(scen.timeout_s)
+    except (WorkerGone, WorkerHung) as exc:
+        hung = isinstance(exc, WorkerHung)
+        code = worker.close(kill=True)
+        target.lost.append(
+            {
+                "round": round_no,
+                "outcome": "timeout" if hung else "crash",
+                "failed_stage": stage,
+                "error_type": "Timeout" if hung else "WorkerCrashed",
+                "error_message": f"no answer within {scen.timeout_s:g}s"
+                if hung
+                else f"timing process exited with code {code}: {worker.log_tail()}",
+            }
+        )
+        return
+    finally:
+        if worker.proc.returncode is None:
+            worker.close()
+        target.busy_s += time.time() - t0
+        shutil.rmtree(tmp, ignore_errors=True)
+    for cid, res in answer["cases"].items():
+        target.answers[cid] = res
+        if res.get("samples"):
+            target.loops.setdefault(cid, int(res["loops"]))
+            target.samples.setdefault(cid, []).append([float(v) for v in res["samples"]])
+
+
+def _error(msg: dict[str, Any]) -> dict[str, Any]:
+    return {k: msg.get(k) for k in ("error_type", "error_message")}
+
+
+def rows_for(
+    target: Target, scen: Scenario, machine: dict[str, Any], invoked_by: str, rounds_done: int
+) -> list[dict[str, Any]]:
+    """A row per case from what the rounds so far gathered."""
+    out = []
+    complete = rounds_done >= int((scen.bench or {})["rounds"])
+    for case in target.cases:
+        res = target.answers.get(case.case_id)
+        per_process = target.samples.get(case.case_id, [])
+        fields: dict[str, Any] = {
+            "complete": complete,
+            "rounds": rounds_done,
+            "threads": target.ready.get("threads", {}),
+            "reference_s": target.reference_s,
+        }
+        if per_process:
+            summary = stats.summarise(per_process, target.loops[case.case_id])
+            lost = len(target.lost)
+            if lost:
+                summary["warnings"].append(f"{lost} of {rounds_done} processes gave no samples")
+            fields["latency"] = {**summary, "samples_s": per_process}
+            for key in ("first_call_s", "max_abs_diff"):
+                if res and key in res:
+                    fields[key] = res[key]
+            outcome = res["outcome"] if res else "ok"
+            for key in ("failed_stage", "error_type", "error_message"):
+                if res and res.get(key):
+                    fields[key] = res[key]
+        elif res:
+            outcome = res["outcome"]
+            fields.update({k: res.get(k) for k in ("failed_stage", "error_type", "error_message")})
+            if "traceback_tail" in res:
+                fields["traceback_tail"] = res["traceback_tail"]
+        else:
+            last = target.lost[-1] if target.lost else {"outcome": "crash", "failed_stage": "latency"}
+            outcome = last["outcome"]
+            fields.update({k: last.get(k) for k in ("failed_stage", "error_type", "error_message")})
+        out.append(
+            make_row(
+                target.cell,
+                scen,
+                case,
+                target.ready,
+                machine,
+                invoked_by,
+                outcome,
+                target.started,
+                target.busy_s,
+                **fields,
+            )
+        )
+    return out
+
+
+def run(
+    targets: list[Target], scen: Scenario, results: Path, machine: dict[str, Any], invoked_by: str, progress: Progress
+) -> dict[str, int]:
+    """All rounds over all targets; rows are stored after every round. Returns the count of each outcome."""
+    rounds = int((scen.bench or {})["rounds"])
+    total = rounds * len(targets)
+    done, spent = 0, 0.0
+    counts: dict[str, int] = {}
+    for r in range(1, rounds + 1):
+        order = targets if r % 2 else targets[::-1]
+        for target in order:
+            target.started = target.started or time.time()
+            ref_before = reference_s()
+            t0 = time.time()
+            one_process(target, scen, r)
+            spent += time.time() - t0
+            done += 1
+            target.reference_s.append(round((ref_before + reference_s()) / 2, 6))
+            rows = rows_for(target, scen, machine, invoked_by, r)
+            path = store.cell_path(results, machine["id"], target.cell.id)
+            store.upsert(path, rows, [(scen.id, c.case_id) for c in scen.cases()])
+            left = spent / done * (total - done)
+            progress.line(f"round {r}/{rounds} {target.cell.id:<34} {_headline(rows)}", left)
+            if r == rounds:
+                for row in rows:
+                    counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    return counts
+
+
+def _headline(rows: list[dict[str, Any]]) -> str:
+    """The masked-LSTM median and how many cases are ok, for the progress line."""
+    ok = sum(1 for r in rows if r["outcome"] == "ok")
+    text = f"{ok}/{len(rows)} ok"
+    for row in rows:
+        if row["case_id"] == "lstm:masked:predict_on_batch" and "latency" in row:
+            lat = row["latency"]
+            text += f", masked LSTM predict_on_batch {lat['median_s'] * 1e3:.1f} ms (n={lat['n']})"
+        elif row["outcome"] != "ok":
+            text += f"; {row['case_id']} {row['outcome']}@{row['failed_stage']}"
+    return text

@@ -1,0 +1,183 @@
+"""The latency part of the report: per-device tables (median, 95% CI, ratios) and plots against release."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.cells import Cell, Matrix
+from harness.scenarios import Scenario
+
+MASKED = "lstm:masked:predict_on_batch"
+RATIOS = {
+    "LSTM masked / unmasked": ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch"),
+    "GRU masked / unmasked": ("gru:masked:predict_on_batch", "gru:unmasked:predict_on_batch"),
+    "LSTM Keras / floor": ("lstm:masked:predict_on_batch", "lstm:floor:direct"),
+    "LSTM reloaded / masked": ("lstm:reloaded:predict_on_batch", "lstm:masked:predict_on_batch"),
+    "LSTM call / predict_on_batch": ("lstm:masked:call", "lstm:masked:predict_on_batch"),
+}
+PLOTTED = {
+    "lstm:masked:predict_on_batch": "masked",
+    "lstm:unmasked:predict_on_batch": "unmasked",
+    "lstm:reloaded:predict_on_batch": "reloaded (list)",
+    "lstm:floor:direct": "framework floor",
+}
+
+
+def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, is_current: Any) -> pd.DataFrame:
+    """One record per current latency row: cell, device, case, outcome and the statistics."""
+    cells = {c.id: c for c in matrix.cells}
+    records = []
+    for row in rows:
+        cell = cells.get(row["cell_id"])
+        if row["scenario"] != scen.id or cell is None or not is_current(row, cell, scen):
+            continue
+        lat = row.get("latency") or {}
+        ci = lat.get("ci95_s") or [None, None]
+        records.append(
+            {
+                "cell": cell.id,
+                "device": row["device"],
+                "case": row["case_id"],
+                "outcome": row["outcome"],
+                "stage": row["failed_stage"],
+                "complete": row.get("complete", True),
+                "median_ms": lat["median_s"] * 1e3 if lat else None,
+                "ci_low_ms": ci[0] * 1e3 if ci[0] is not None else None,
+                "ci_high_ms": ci[1] * 1e3 if ci[1] is not None else None,
+                "iqr_ms": lat["iqr_s"] * 1e3 if lat else None,
+                "n": lat.get("n", 0),
+                "processes": lat.get("processes", 0),
+                "warnings": lat.get("warnings", []),
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def _fmt(rec: Any) -> str:
+    if rec["outcome"] != "ok" and pd.isna(rec["median_ms"]):
+        return f"✗ {rec['stage']}" if rec["stage"] else str(rec["outcome"])
+    low, high = rec["ci_low_ms"], rec["ci_high_ms"]
+    ci = f" [{low:.3g}–{high:.3g}]" if pd.notna(low) and pd.notna(high) else ""
+    flag = "" if rec["outcome"] == "ok" else f" ({rec['outcome']})"
+    warn = " ⚠" if rec["warnings"] else ""
+    return f"{rec['median_ms']:.3g}{ci}{warn}{flag}"
+
+
+def tables(df: pd.DataFrame, order: list[str], scen: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(medians with CI per cell x case, ratios of medians per cell) for one device."""
+    cases = [c.case_id for c in scen.cases()]
+    by = df.set_index(["cell", "case"])
+    cells = [c for c in order if c in set(df["cell"])]
+    medians = pd.DataFrame(
+        [[_fmt(by.loc[(cell, case)]) if (cell, case) in by.index else "not run" for case in cases] for cell in cells],
+        index=cells,
+        columns=cases,
+    )
+    ratio_rows = []
+    for cell in cells:
+        rec: dict[str, Any] = {}
+        for name, (num, den) in RATIOS.items():
+            a = by["median_ms"].get((cell, num))
+            b = by["median_ms"].get((cell, den))
+            rec[name] = f"{a / b:.2f}" if a is not None and b is not None and pd.notna(a) and pd.notna(b) else "—"
+        ratio_rows.append(rec)
+    return medians, pd.DataFrame(ratio_rows, index=cells)
+
+
+def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
+    """Latency against release, one panel per backend: median with its 95% CI for the LSTM variants."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = [b for b in ("tensorflow", "jax", "torch") if any(c.backend == b for c in cells)]
+    widths = [max(2, sum(1 for c in cells if c.backend == b)) for b in backends]
+    fig, axes = plt.subplots(
+        1, len(backends), figsize=(2.2 + 0.38 * sum(widths), 4.6), squeeze=False, width_ratios=widths, sharey=True
+    )
+    for ax, backend in zip(axes[0], backends, strict=True):
+        group = [c for c in cells if c.backend == backend]
+        xs = range(len(group))
+        for case, label in PLOTTED.items():
+            sub = df[df["case"] == case].set_index("cell")
+            ys = [sub["median_ms"].get(c.id) for c in group]
+            lo = [sub["ci_low_ms"].get(c.id) for c in group]
+            hi = [sub["ci_high_ms"].get(c.id) for c in group]
+            pts = [(x, y, lw, hg) for x, y, lw, hg in zip(xs, ys, lo, hi, strict=True) if y is not None and pd.notna(y)]
+            if not pts:
+                continue
+            err = [
+                [y - lw if pd.notna(lw) else 0 for _, y, lw, _ in pts],
+                [hg - y if pd.notna(hg) else 0 for _, y, _, hg in pts],
+            ]
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err, marker="o", ms=3, capsize=2, label=label)
+        ax.set_xticks(list(xs), [c.id for c in group], rotation=70, ha="right", fontsize=7)
+        ax.set_title(backend, fontsize=9)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("ms per batch (median, 95% CI)")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def section(
+    rows: list[dict[str, Any]],
+    scen: Scenario,
+    matrix: Matrix,
+    order: list[Cell],
+    is_current: Any,
+    plots: Path,
+    root: Path,
+    machine_id: str,
+) -> list[str]:
+    """The latency section of one machine: one block per device, never mixing CPU and GPU rows."""
+    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    df = frame(rows, scen, matrix, is_current)
+    timed = [c for c in order if scen.applies_to(c.id, c.tags)]
+    if df.empty:
+        return [*out, "No current latency rows: run `nox -s bench` (or `nox -s matrix`).", ""]
+    bench = scen.bench or {}
+    out.append(
+        f"Milliseconds per batch of {scen.model['batch']} (median of all samples, [95% CI of the median]). "
+        f"Each cell ran {int(bench['rounds'])} timing processes, one per round, rounds interleaved across cells; "
+        f"up to {int(bench['samples'])} samples per process after warm-up and loop calibration, "
+        f"{int(bench['threads']) or 'default'} thread(s) per backend"
+        + (", pinned to one CPU" if int(bench["cpu"]) != -2 else "")
+        + ". ⚠: pyperf-style instability warning in the row (listed below). Ratios divide medians measured in "
+        "the same processes."
+    )
+    missing = [c.id for c in timed if c.id not in set(df["cell"])]
+    if missing:
+        out += ["", f"Not timed (no current row): {', '.join(f'`{m}`' for m in missing)}."]
+    partial = sorted(set(df.loc[~df["complete"].astype(bool), "cell"]))
+    if partial:
+        out += ["", f"Unfinished (fewer rounds than declared): {', '.join(f'`{p}`' for p in partial)}."]
+    for device in sorted(set(df["device"]), key=lambda d: (d != "cpu", d)):
+        sub = df[df["device"] == device]
+        ids = [c.id for c in timed]
+        medians, ratios = tables(sub, ids, scen)
+        out += ["", f"#### Device: {device}", ""]
+        ratios.insert(0, "cell", list(ratios.index))
+        out += ["Ratios of medians:", "", str(ratios.to_markdown(index=False)), ""]
+        medians.insert(0, "cell", list(medians.index))
+        out += ["<details><summary>medians and 95% CI per case (ms)</summary>", ""]
+        out += [str(medians.to_markdown(index=False)), "", "</details>", ""]
+        name = f"{scen.id}-{machine_id}-{device.replace(':', '-').replace(' ', '_')}.png"
+        cells_here = [c for c in timed if c.id in set(sub["cell"])]
+        plot(sub, cells_here, plots / name, f"{scen.id} — {machine_id} — {device}")
+        out += [f"![latency against release, {device}]({Path(os.path.relpath(plots / name, root)).as_posix()})", ""]
+        warned = sub[sub["warnings"].map(bool)]
+        if not warned.empty:
+            out += [f"<details><summary>instability warnings ({len(warned)} rows)</summary>", ""]
+            out += [f"- `{r.cell}` `{r.case}`: {'; '.join(r.warnings)}" for r in warned.itertuples()]
+            out += ["", "</details>", ""]
+    return out
