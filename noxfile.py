@@ -1,4 +1,4 @@
-"""Nox sessions: `matrix` (one per pinned cell), `bench`, `report`, `repair`, `cells`, `tests`, `lint`."""
+"""Nox sessions: `matrix` (one per pinned cell), `bench`, `report`, `spread`, `repair`, `cells`, `tests`, `lint`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import __version__, fingerprint, scenarios, store  # noqa: E402
 from harness import cells as cells_mod  # noqa: E402
+from harness.errors import UserError  # noqa: E402
 
 PY = "3.11"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -56,8 +57,21 @@ def _matrix_args(posargs: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="nox -s matrix --", add_help=False)
     ap.add_argument("--case", action="append")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--device", default="cpu")
     known, _ = ap.parse_known_args(posargs)
+    try:
+        known.device = fingerprint.resolve_device(known.device)
+    except ValueError as exc:
+        raise SystemExit(f"nox -s matrix: {exc}") from None
     return known
+
+
+def _bench_args(args: argparse.Namespace) -> list[str]:
+    """Arguments for `harness bench` that follow from the matrix session's own (`--case`, `--fresh`, `--device`)."""
+    out = ["--device", args.device]
+    for pattern in args.case or []:
+        out += ["--case", pattern]
+    return out + (["--fresh"] if args.fresh else [])
 
 
 def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
@@ -65,7 +79,7 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     if args.fresh:
         return True
     cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case, (cell.id, cell.tags))]
-    path = store.cell_path(RESULTS, fingerprint.machine()["id"], cell.id)
+    path = store.cell_path(RESULTS, fingerprint.machine(args.device)["id"], cell.id)
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
 
 
@@ -95,11 +109,11 @@ def _selected(session: nox.Session) -> list[cells_mod.Cell]:
     if names and "matrix" not in names:
         chosen = {n[len("matrix(") : -1] for n in names if n.startswith("matrix(")}
         if not chosen and not tags:
-            return list(MATRIX.cells)  # e.g. `nox -s bench` alone: every cell
+            return [c for c in MATRIX.cells if c.default]  # e.g. `nox -s bench` alone: every default cell
         return [c for c in MATRIX.cells if c.id in chosen]
     if tags and not names:
         return [c for c in MATRIX.cells if set(tags) & set(c.tags)]
-    return list(MATRIX.cells)
+    return [c for c in MATRIX.cells if c.default]
 
 
 @nox.session(python=False)
@@ -115,12 +129,15 @@ def cells(session: nox.Session) -> None:
     [nox.param(_interpreter(c.python), c.id, id=c.id, tags=c.tags) for c in MATRIX.cells],
 )
 def matrix(session: nox.Session, cell: str) -> None:
-    """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N)."""
-    session.notify("bench", posargs=[])
+    """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N --device cpu|gpu|auto)."""
+    args = _matrix_args(session.posargs)
+    # The bench session (latency, all selected cells interleaved) gets the same selection and freshness.
+    session.notify("bench", posargs=_bench_args(args))
     session.notify("report", posargs=[])
     the_cell = MATRIX.get(cell)
-    args = _matrix_args(session.posargs)
     selected = _selected(session)
+    if not the_cell.default and the_cell not in selected:
+        session.skip(f"{cell} is not a default cell; run it by name or tag (e.g. `nox -t gpu`)")
     ids = [c.id for c in selected]
     pos = ids.index(cell) + 1 if cell in ids else 1
     label = f"[{pos:>2}/{len(ids)} {cell}]"
@@ -136,9 +153,8 @@ def matrix(session: nox.Session, cell: str) -> None:
     if os.environ.get("PIP_FIND_LINKS") and not os.environ.get("UV_FIND_LINKS"):
         env["UV_FIND_LINKS"] = os.environ["PIP_FIND_LINKS"]  # local wheel folders, e.g. the torch CPU build
     with log.open("w") as fh:
-        session.install(
-            *the_cell.pins, env=env, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256)
-        )
+        pins = the_cell.gpu_pins if args.device == "gpu" else the_cell.pins
+        session.install(*pins, env=env, stdout=fh, stderr=subprocess.STDOUT, silent=False, success_codes=range(256))
     _remember_env(cell, str(Path(session.bin) / "python"))
     # The supervisor runs on Nox's own Python (the harness needs 3.11+); workers run on the cell's.
     session.run(
@@ -170,8 +186,14 @@ def matrix(session: nox.Session, cell: str) -> None:
 
 @nox.session(python=PY)
 def bench(session: nox.Session) -> None:
-    """Time masked-RNN inference in the selected cells' environments, rounds interleaved across cells."""
-    chosen = _selected(session)
+    """Time masked-RNN inference in the selected cells' environments, rounds interleaved (-- --cell ID --fresh)."""
+    ap = argparse.ArgumentParser(prog="nox -s bench --", add_help=False)
+    ap.add_argument("--cell", action="append", default=[])
+    only, rest = ap.parse_known_args(session.posargs)
+    try:
+        chosen = [MATRIX.get(c) for c in only.cell] if only.cell else _selected(session)
+    except UserError as exc:
+        session.error(str(exc))
     envs = _known_envs()
     missing = [c.id for c in chosen if c.id not in envs]
     if missing:
@@ -184,7 +206,7 @@ def bench(session: nox.Session) -> None:
         session.error("no cell has an installed environment yet: run `nox -s matrix` first")
     session.install("-r", "requirements/bench.txt")
     invoked = "nox " + " ".join(sys.argv[1:])
-    argv = ["python", "-m", "harness", "bench", *WHERE, *pairs, "--invoked-by", invoked, *session.posargs]
+    argv = ["python", "-m", "harness", "bench", *WHERE, *pairs, "--invoked-by", invoked, *rest]
     session.run(*argv, env={"PYTHONPATH": str(ROOT)})
 
 
@@ -193,6 +215,15 @@ def report(session: nox.Session) -> None:
     """Render report.md and results/plots from results/ only (no TensorFlow involved)."""
     session.install("-r", "requirements/report.txt")
     session.run("python", "-m", "harness", "report", *WHERE, *session.posargs, env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session(python=PY)
+def spread(session: nox.Session) -> None:
+    """How far latency medians moved between two results folders: -- RESULTS_A RESULTS_B."""
+    if len(session.posargs) < 2:
+        session.error("usage: nox -s spread -- RESULTS_A RESULTS_B [--out FILE]")
+    session.install("-r", "requirements/report.txt")
+    session.run("python", "-m", "harness", "spread", *session.posargs, env={"PYTHONPATH": str(ROOT)})
 
 
 @nox.session(python=PY)

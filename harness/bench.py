@@ -19,7 +19,7 @@ from typing import Any
 from harness import latency, stats, store
 from harness.cells import Cell
 from harness.scenarios import Case, Scenario
-from harness.supervisor import PASSED_ENV, ROOT, STARTUP_TIMEOUT_S, Progress, Worker, WorkerGone, WorkerHung, make_row
+from harness.supervisor import STARTUP_TIMEOUT_S, Progress, Worker, WorkerGone, WorkerHung, base_env, make_row
 
 
 @dataclass
@@ -56,23 +56,7 @@ def reference_s() -> float:
 
 def worker_env(cell: Cell, tmp: Path, pythonpath: list[str], threads: int, cpu: int) -> dict[str, str]:
     """The explicit environment of a timing process, as for the correctness workers, threads fixed."""
-    import os
-
-    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-    env.update(cell.env)
-    env.update(latency.thread_env(threads))
-    env["MASKCOMPAT_PIN_CPU"] = str(cpu)
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join([str(ROOT), *pythonpath]),
-            "PYTHONHASHSEED": "0",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "KERAS_HOME": str(tmp / "keras_home"),
-            "TMPDIR": str(tmp),
-            "MPLBACKEND": "Agg",
-        }
-    )
-    return env
+    return {**base_env(cell, tmp, pythonpath), **latency.thread_env(threads), "MASKCOMPAT_PIN_CPU": str(cpu)}
 
 
 def one_process(target: Target, scen: Scenario, round_no: int) -> None:

@@ -11,7 +11,24 @@ from typing import Any
 
 from harness.errors import UserError
 
-CELL_KEYS = {"id", "python", "tensorflow", "keras", "tf_keras", "backend", "packages", "roles", "description"}
+CELL_KEYS = {
+    "id",
+    "python",
+    "tensorflow",
+    "keras",
+    "tf_keras",
+    "backend",
+    "packages",
+    "roles",
+    "description",
+    "default",
+}
+# CPU pin -> GPU build of the same release, for `--device gpu` installs.
+GPU_BUILDS = (
+    ("tensorflow-cpu==", "tensorflow[and-cuda]=="),
+    ("jax[cpu]==", "jax[cuda12]=="),
+    ("jax==", "jax[cuda12]=="),
+)
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -28,6 +45,7 @@ class Cell:
     packages: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     description: str = ""
+    default: bool = True
 
     @property
     def flavor(self) -> str:
@@ -49,6 +67,20 @@ class Cell:
         if self.tf_keras:
             pins.append(f"tf-keras=={self.tf_keras}")
         return pins + list(self.packages)
+
+    @property
+    def gpu_pins(self) -> list[str]:
+        """The same releases as `pins`, in their CUDA builds (torch's plain PyPI wheel is the CUDA one)."""
+        out = []
+        for pin in self.pins:
+            for cpu, gpu in GPU_BUILDS:
+                if pin.startswith(cpu):
+                    pin = gpu + pin[len(cpu) :]
+                    break
+            if pin.startswith("torch==") and pin.endswith("+cpu"):
+                pin = pin[: -len("+cpu")]
+            out.append(pin)
+        return out
 
     @property
     def env(self) -> dict[str, str]:
@@ -157,6 +189,8 @@ def _cell_from(raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Cel
     for key in ("packages", "roles"):
         if key in merged and not (isinstance(merged[key], list) and all(isinstance(v, str) for v in merged[key])):
             raise UserError(f"{where} ({raw['id']}): field {key!r} must be a list of strings")
+    if not isinstance(merged.get("default", True), bool):
+        raise UserError(f"{where} ({raw['id']}): field 'default' must be true or false")
     backend = merged.get("backend", "tensorflow")
     if backend not in BACKENDS:
         raise UserError(f"{where} ({raw['id']}): backend {backend!r} is not one of {list(BACKENDS)}")
@@ -174,6 +208,7 @@ def _cell_from(raw: dict[str, Any], defaults: dict[str, Any], where: str) -> Cel
         packages=tuple(merged.get("packages", ())),
         roles=tuple(merged.get("roles", ())),
         description=merged.get("description", ""),
+        default=merged.get("default", True),
     )
 
 

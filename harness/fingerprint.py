@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 import socket
+import subprocess
 from typing import Any
 
 
@@ -47,11 +49,40 @@ def machine_id(cpu: str, ncores: int, mem: int) -> str:
     return f"{platform.machine()}-{slug}-{ncores}c-{mem}g"
 
 
-def machine() -> dict[str, Any]:
-    """What every row records about the machine it ran on."""
+def gpu_name() -> str | None:
+    """The first NVIDIA GPU's name from nvidia-smi, or None when there is none."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return names[0] if out.returncode == 0 and names else None
+
+
+def resolve_device(device: str) -> str:
+    """`cpu` or `gpu`; `auto` is `gpu` where nvidia-smi names a GPU."""
+    if device == "auto":
+        return "gpu" if gpu_name() else "cpu"
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f"device must be cpu, gpu or auto, not {device!r}")
+    return device
+
+
+def machine(device: str = "cpu") -> dict[str, Any]:
+    """What every row records about the machine it ran on; GPU runs get their own machine id (never mixed)."""
     cpu, ncores, mem = cpu_model(), cores(), memory_gib()
+    mid = machine_id(cpu, ncores, mem)
+    gpu = gpu_name() if device == "gpu" else None
+    if device == "gpu":
+        mid += "-" + (re.sub(r"[^a-z0-9]+", "-", (gpu or "gpu").lower()).strip("-")[:30] or "gpu")
     return {
-        "id": machine_id(cpu, ncores, mem),
+        "id": mid,
+        **({"gpu": gpu} if device == "gpu" else {}),
         "cpu": cpu,
         "cores": ncores,
         "memory_gib": mem,

@@ -155,6 +155,14 @@ def section(
         + ". ⚠: pyperf-style instability warning in the row (listed below). Ratios divide medians measured in "
         "the same processes."
     )
+    refs = [v for r in rows if r["scenario"] == scen.id for v in r.get("reference_s") or []]
+    if refs:
+        out += [
+            "",
+            f"Machine drift: a fixed numpy workload, timed in the parent around every timing process, took "
+            f"{min(refs) * 1e3:.1f} to {max(refs) * 1e3:.1f} ms (max/min {max(refs) / min(refs):.2f}) over these "
+            "rows; rounds interleave cells so such drift falls on all of them alike.",
+        ]
     missing = [c.id for c in timed if c.id not in set(df["cell"])]
     if missing:
         out += ["", f"Not timed (no current row): {', '.join(f'`{m}`' for m in missing)}."]

@@ -402,7 +402,10 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], pl
     for mid in machines:
         mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
         if mrows:
-            out += ["", render_machine(mid, mrows, matrix, scens, plots, root)]
+            # Cells outside the default matrix (the GPU ones) appear only on machines that ran them.
+            ran = {r["cell_id"] for r in mrows}
+            shown = Matrix(tuple(c for c in matrix.cells if c.default or c.id in ran), matrix.excluded)
+            out += ["", render_machine(mid, mrows, shown, scens, plots, root)]
     return "\n".join(out).rstrip() + "\n"
 
 

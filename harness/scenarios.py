@@ -232,12 +232,12 @@ def select(
     cases = [c for s in scenarios if cell is None or s.applies_to(*cell) for c in s.cases()]
     if not patterns:
         return cases
-    if not any(_matches(c, patterns) for c in every):
+    if not any(matches(c, patterns) for c in every):
         raise UserError(f"no case matches {patterns}; case ids look like {every[0].scenario}/{every[0].case_id}")
-    return [c for c in cases if _matches(c, patterns)]
+    return [c for c in cases if matches(c, patterns)]
 
 
-def _matches(c: Case, patterns: list[str]) -> bool:
+def matches(c: Case, patterns: list[str]) -> bool:
     """Whether `case_id` or `scenario/case_id` matches any of the glob patterns."""
     return any(
         fnmatch.fnmatchcase(c.case_id, p) or fnmatch.fnmatchcase(f"{c.scenario}/{c.case_id}", p) for p in patterns

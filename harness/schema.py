@@ -21,6 +21,7 @@ STAGES = (
     "predict_after_load",
     "equivalence",
     "masking_after_load",
+    "latency",
 )
 
 REQUIRED: dict[str, type | tuple[type, ...]] = {

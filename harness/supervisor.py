@@ -170,25 +170,51 @@ print(json.dumps({"python": platform.python_version(), "versions": found}))
 """
 
 
-def install_problems(cell: Cell, python: str) -> list[str]:
-    """Pins of the cell that its interpreter does not have at the pinned version (or why it cannot tell)."""
-    names = [_dist_name(pin)[0] for pin in cell.pins]
+def _public(version: str) -> str:
+    """The release without its local build label (`2.11.0+cu130` -> `2.11.0`): CPU and CUDA builds compare equal."""
+    return version.split("+")[0]
+
+
+def install_problems(
+    cell: Cell, python: str, pythonpath: list[str] | None = None, pins: list[str] | None = None
+) -> list[str]:
+    """Pins (default: the cell's CPU pins) its interpreter lacks at the pinned release (or why it cannot tell)."""
+    pins = pins if pins is not None else cell.pins
+    names = [_dist_name(pin)[0] for pin in pins]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)} if pythonpath else None
     try:
-        proc = subprocess.run([python, "-c", _PROBE, *names], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([python, "-c", _PROBE, *names], capture_output=True, text=True, timeout=120, env=env)
         seen = json.loads(proc.stdout)
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
         return [f"cannot run the cell's interpreter {python}: {exc}"]
     problems = []
     if seen["python"] != cell.python and not seen["python"].startswith(cell.python + "."):
         problems.append(f"python is {seen['python']}, the cell pins {cell.python}")
-    for pin in cell.pins:
+    for pin in pins:
         name, version = _dist_name(pin)
         have = seen["versions"].get(name)
         if have is None:
             problems.append(f"{name} is not installed (pinned {version})")
-        elif have != version:
+        elif _public(have) != _public(version):
             problems.append(f"{name} is {have}, pinned {version}")
     return problems
+
+
+def base_env(cell: Cell, tmp: Path, pythonpath: list[str]) -> dict[str, str]:
+    """A child's explicit environment: allow-listed variables, the cell's switches, a private home and temp."""
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.update(cell.env)
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT), *pythonpath]),
+            "PYTHONHASHSEED": "0",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "KERAS_HOME": str(tmp / "keras_home"),
+            "TMPDIR": str(tmp),
+            "MPLBACKEND": "Agg",
+        }
+    )
+    return env
 
 
 def make_row(
@@ -253,9 +279,11 @@ class CellRun:
         progress: Progress,
         jobs: int,
         python: str,
+        pythonpath: list[str] | None = None,
     ) -> None:
         self.cell = cell
         self.python = python
+        self.pythonpath = pythonpath or []
         self.scenarios = scenarios
         self.cases = cases
         self.path = store.cell_path(results, machine["id"], cell.id)
@@ -304,19 +332,7 @@ class CellRun:
     # ---- workers ----------------------------------------------------------------------------------
     def worker_env(self) -> dict[str, str]:
         """The explicit environment of a worker: allow-listed variables plus the cell's switches."""
-        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-        env.update(self.cell.env)
-        env.update(
-            {
-                "PYTHONPATH": str(ROOT),
-                "PYTHONHASHSEED": "0",
-                "TF_CPP_MIN_LOG_LEVEL": "2",
-                "KERAS_HOME": str(self.tmp / "keras_home"),
-                "TMPDIR": str(self.tmp),
-                "MPLBACKEND": "Agg",
-            }
-        )
-        return env
+        return base_env(self.cell, self.tmp, self.pythonpath)
 
     def start_worker(self, slot: int) -> Worker | None:
         """Start a worker and wait until it has imported the stack; None when the import failed."""

@@ -71,3 +71,15 @@ def cell_python(matrix: cells.Matrix) -> Callable[[str], Path]:
         return python
 
     return make
+
+
+def small_scenario(folder: Path, rounds: int = 2) -> Path:
+    """latency.toml with two rounds of three samples, and three cases: masked, reloaded, floor."""
+    text = (ROOT / "scenarios" / "latency.toml").read_text()
+    head = text.split("[[params]]")[0]
+    head = head.replace("rounds = 3 ", f"rounds = {rounds} ").replace("samples = 15 ", "samples = 3  ")
+    params = '[[params]]\nrnn = ["lstm"]\nmodel = ["masked", "reloaded"]\ncall = ["predict_on_batch"]\n\n'
+    params += '[[params]]\nrnn = ["lstm"]\nmodel = ["floor"]\ncall = ["direct"]\n'
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "latency.toml").write_text(head + params)
+    return folder

@@ -49,6 +49,18 @@ def test_flavor_pins_and_env(matrix: cells.Matrix) -> None:
     assert "jax[cpu]==0.10.2" in jx.pins
 
 
+def test_gpu_cells_and_gpu_builds(matrix: cells.Matrix) -> None:
+    gpu = [c for c in matrix.cells if "gpu" in c.tags]
+    assert gpu and all(not c.default and c.python == "3.12" for c in gpu)
+    assert {c.backend for c in gpu} == {"jax", "torch"}
+    minors = {".".join((c.keras or "").split(".")[:2]) for c in gpu}
+    assert {"3.8", "3.10", "3.12", "3.13", "3.14", "3.15"} <= minors
+    assert all(c.default for c in matrix.cells if "gpu" not in c.tags)
+    assert matrix.get("tf2.21.0-keras3.15.1").gpu_pins == ["tensorflow[and-cuda]==2.21.0", "keras==3.15.1"]
+    assert matrix.get("jax0.10.2-keras3.15.1").gpu_pins[-1] == "jax[cuda12]==0.10.2"
+    assert matrix.get("torch2.13.0-keras3.15.1").gpu_pins[-1] == "torch==2.13.0"
+
+
 def test_cell_hash_follows_pins(tmp_path: Path) -> None:
     a = cells.load(write(tmp_path, '[[cell]]\nid = "a"\ntensorflow = "2.21.0"\nkeras = "3.15.1"\n')).cells[0]
     b = cells.load(write(tmp_path, '[[cell]]\nid = "a"\ntensorflow = "2.21.0"\nkeras = "3.14.1"\n')).cells[0]
@@ -84,6 +96,7 @@ def test_rule_violation_is_excluded_with_reason(tmp_path: Path) -> None:
             "duplicate cell id 'x'",
         ),
         ("[[cell]\n", "not valid TOML"),
+        ('[[cell]]\nid = "x"\nkeras = "3.15.1"\ndefault = "no"\n', "field 'default' must be true or false"),
     ],
 )
 def test_malformed_cells_name_the_problem(tmp_path: Path, body: str, message: str) -> None:

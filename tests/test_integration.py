@@ -131,6 +131,13 @@ def test_unknown_cell_is_one_line_exit_2(tmp_path: Path) -> None:
         (["run", "--cell", "tf2.21.0-keras3.15.1", "--case", "nothing*"], "error: no case matches"),
         (["report", "--results", "/nonexistent/results"], "error: results folder /nonexistent/results does not exist"),
         (["repair", "/nonexistent.keras", "out.keras"], "error: /nonexistent.keras: no such file"),
+        (["run", "--cell", "tf2.21.0-keras3.15.1", "--device", "tpu"], "error: device must be cpu, gpu or auto"),
+        (["bench", "--env", "tf2.21.0-keras3.15.1"], "error: --env wants CELL=PYTHON"),
+        (["bench", "--env", "tf2.21.0-keras3.15.1=/no/python"], "error: --env tf2.21.0-keras3.15.1: interpreter"),
+        (["bench", "--env", "nocell=/usr/bin/python3"], "error: unknown cell id 'nocell'"),
+        (["inplace", "--wheels", "/no/wheels"], "error: wheel folder /no/wheels does not exist"),
+        (["inplace", "--wheels", ".", "--tag", "none"], "error: no cell has tag 'none'"),
+        (["spread", "/no/a", "/no/b"], "error: results folder /no/a does not exist"),
     ],
 )
 def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_path: Path) -> None:
@@ -146,7 +153,7 @@ def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_pa
     assert not any(tmp_path.iterdir()), "nothing written"
 
 
-@pytest.mark.parametrize("command", ["run", "report", "repair", "cells"])
+@pytest.mark.parametrize("command", ["run", "bench", "inplace", "spread", "report", "repair", "cells"])
 def test_every_command_has_help(command: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness", command, "--help"],

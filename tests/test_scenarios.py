@@ -90,3 +90,45 @@ def test_repeated_case_ids_are_refused(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(UserError, match=r"case ids repeat across \[\[params\]\] groups: \['list:.keras'\]"):
         scenarios.load_all(tmp_path)
+
+
+def test_latency_scenario_is_timed_and_hashes_its_own_code(scens: list[scenarios.Scenario]) -> None:
+    by_id = {s.id: s for s in scens}
+    lat = by_id["latency"]
+    assert lat.timed and not by_id["masking-lstm"].timed
+    assert lat.bench is not None and lat.bench["rounds"] >= 2  # samples from more than one process
+    assert "lstm:floor:direct" in [c.case_id for c in lat.cases()]
+    assert scenarios.SPECS["latency"].sources != scenarios.SPECS["masking_rnn"].sources
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("rounds = 3", "rounds = 0", "field 'bench.samples' needs rounds >= 1"),
+        ("samples = 15", "samples = 2", "needs rounds >= 1 and samples >= 3"),
+        ("threads = 1", 'threads = "one"', "field 'bench.threads' must be a non-negative number"),
+        ("cpu = -1", "cpu = -3", "field 'bench.cpu' must be"),
+        ("warmup = 1", "warmup = 1\nturbo = true", "field 'bench.turbo' is not a bench setting"),
+        ('model = ["floor"]', 'model = ["fastest"]', "field 'params.model' has unknown id 'fastest'"),
+    ],
+)
+def test_bad_bench_tables_name_file_line_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    path = tmp_path / "latency.toml"
+    text = (ROOT / "scenarios" / "latency.toml").read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(UserError, match=r"latency\.toml:\d+") as info:
+        scenarios.parse(path)
+    assert message in str(info.value)
+
+
+def test_bench_table_only_in_latency_scenarios(tmp_path: Path) -> None:
+    path = copy_seed(tmp_path)
+    path.write_text(path.read_text() + "\n[bench]\nrounds = 1\n")
+    with pytest.raises(UserError, match="field 'bench' only applies to latency scenarios"):
+        scenarios.parse(path)
+    lat = tmp_path / "latency.toml"
+    head, tail = (ROOT / "scenarios" / "latency.toml").read_text().split("[bench]")
+    lat.write_text(head + tail.split("\n\n", 1)[1])
+    with pytest.raises(UserError, match=r"needs a \[bench\] table"):
+        scenarios.parse(lat)

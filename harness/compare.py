@@ -1,0 +1,74 @@
+"""How far latency medians move between two runs of the same cells (two results folders), from rows only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import store
+from harness.errors import UserError
+
+
+def medians(results: Path, scenario: str) -> pd.DataFrame:
+    """(machine, device, cell, case) -> median seconds of every complete latency row under a results folder."""
+    records = [
+        {
+            "machine": r["machine"]["id"],
+            "device": r["device"],
+            "cell": r["cell_id"],
+            "case": r["case_id"],
+            "median_s": r["latency"]["median_s"],
+            "hash": r["scenario_hash"],
+        }
+        for r in store.read_all(results)
+        if r["scenario"] == scenario and r.get("latency") and r.get("complete", True)
+    ]
+    if not records:
+        raise UserError(f"{results}: no complete rows of scenario {scenario!r}")
+    return pd.DataFrame(records).set_index(["machine", "device", "cell", "case"])
+
+
+def spread(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Per (cell, case) in both runs: the two medians and the relative change b/a - 1."""
+    both = a.join(b, how="inner", lsuffix="_a", rsuffix="_b")
+    if both.empty:
+        raise UserError("the two results folders share no (machine, device, cell, case) latency rows")
+    stale = both[both["hash_a"] != both["hash_b"]]
+    if not stale.empty:
+        raise UserError(f"{len(stale)} rows were measured with another scenario or harness in one of the runs")
+    both["change"] = both["median_s_b"] / both["median_s_a"] - 1
+    return both[["median_s_a", "median_s_b", "change"]]
+
+
+def summary(table: pd.DataFrame) -> dict[str, Any]:
+    """Distribution of |change| over all shared rows (the run-to-run spread of medians)."""
+    moved = table["change"].abs()
+    return {
+        "rows": int(moved.size),
+        "median_abs_change": float(moved.median()),
+        "p90_abs_change": float(moved.quantile(0.9)),
+        "max_abs_change": float(moved.max()),
+        "within_5pct": float((moved <= 0.05).mean()),
+        "within_10pct": float((moved <= 0.10).mean()),
+    }
+
+
+def render(table: pd.DataFrame, stats: dict[str, Any]) -> str:
+    """Markdown: the summary line, then per case the median |change| across cells, then every row."""
+    lines = [
+        f"{stats['rows']} medians in both runs: |change| median {stats['median_abs_change']:.1%}, "
+        f"90th percentile {stats['p90_abs_change']:.1%}, max {stats['max_abs_change']:.1%}; "
+        f"{stats['within_5pct']:.0%} within 5%, {stats['within_10pct']:.0%} within 10%.",
+        "",
+    ]
+    per_case = table["change"].abs().groupby(level="case").agg(["median", "max"])
+    per_case.columns = ["median |change|", "max |change|"]
+    lines += [str(per_case.map(lambda v: f"{v:.1%}").to_markdown()), ""]
+    shown = table.reset_index()[["cell", "case", "median_s_a", "median_s_b", "change"]]
+    shown["median_s_a"] = (shown["median_s_a"] * 1e3).map(lambda v: f"{v:.3g} ms")
+    shown["median_s_b"] = (shown["median_s_b"] * 1e3).map(lambda v: f"{v:.3g} ms")
+    shown["change"] = shown["change"].map(lambda v: f"{v:+.1%}")
+    lines += [str(shown.to_markdown(index=False))]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,41 @@
+"""Run-to-run spread of latency medians between two results folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import compare
+from harness.errors import UserError
+
+
+def _write(folder: Path, rows: list[dict[str, Any]]) -> Path:
+    (folder / "m").mkdir(parents=True)
+    (folder / "m" / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_spread_of_two_runs(tmp_path: Path, latency_rows: list[dict[str, Any]]) -> None:
+    moved = []
+    for r in latency_rows:
+        r2 = json.loads(json.dumps(r))
+        r2["latency"]["median_s"] *= 1.04
+        moved.append(r2)
+    a = compare.medians(_write(tmp_path / "a", latency_rows), "latency")
+    b = compare.medians(_write(tmp_path / "b", moved), "latency")
+    table = compare.spread(a, b)
+    s = compare.summary(table)
+    assert s["rows"] == len(latency_rows)
+    assert s["median_abs_change"] == pytest.approx(0.04) and s["within_5pct"] == 1.0
+    assert "+4.0%" in compare.render(table, s)
+
+
+def test_runs_with_nothing_in_common_are_refused(tmp_path: Path, latency_rows: list[dict[str, Any]]) -> None:
+    other = [{**json.loads(json.dumps(r)), "cell_id": "elsewhere"} for r in latency_rows]
+    a = compare.medians(_write(tmp_path / "a", latency_rows), "latency")
+    b = compare.medians(_write(tmp_path / "b", other), "latency")
+    with pytest.raises(UserError, match="share no"):
+        compare.spread(a, b)
