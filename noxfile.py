@@ -59,10 +59,7 @@ def _matrix_args(posargs: list[str]) -> argparse.Namespace:
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--device", default="cpu")
     known, _ = ap.parse_known_args(posargs)
-    try:
-        known.device = fingerprint.resolve_device(known.device)
-    except ValueError as exc:
-        raise SystemExit(f"nox -s matrix: {exc}") from None
+    known.device = fingerprint.resolve_device(known.device)  # ValueError names the bad value
     return known
 
 
@@ -130,7 +127,10 @@ def cells(session: nox.Session) -> None:
 )
 def matrix(session: nox.Session, cell: str) -> None:
     """Run one pinned cell (pins: `nox -s cells`; after --: --case GLOB --fresh --jobs N --device cpu|gpu|auto)."""
-    args = _matrix_args(session.posargs)
+    try:
+        args = _matrix_args(session.posargs)
+    except ValueError as exc:
+        session.error(str(exc))
     # The bench session (latency, all selected cells interleaved) gets the same selection and freshness.
     session.notify("bench", posargs=_bench_args(args))
     session.notify("report", posargs=[])

@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     _common(ip)
     ip.add_argument("--wheels", type=Path, required=True, help="folder with one keras-<version>/ folder of wheels each")
     ip.add_argument("--cell", action="append", metavar="ID", help="cell to run (repeatable; default: all with --tag)")
-    ip.add_argument("--tag", default="gpu", help="run the cells with this tag (default: gpu)")
+    ip.add_argument("--tag", action="append", help="run the cells that have every given tag (repeatable; default: gpu)")
     ip.add_argument("--case", action="append", metavar="GLOB", help="only cases whose id matches (repeatable)")
     ip.add_argument("--fresh", action="store_true", help="rerun even if up-to-date rows exist")
     ip.add_argument("--jobs", type=int, default=2, help="worker processes per cell for the correctness cases")
@@ -75,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("second", type=Path, metavar="RESULTS_B", help="results folder of the second run")
     sp.add_argument("--scenario", default="latency", help="latency scenario id (default: latency)")
     sp.add_argument("--out", type=Path, help="also write the markdown here")
+    sp.add_argument(
+        "--statistic", default="median_s", help="median_s (default), q1_s, min_s or mean_s of each row's samples"
+    )
 
     rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")
     _common(rep)
@@ -277,9 +280,10 @@ def cmd_inplace(args: argparse.Namespace) -> int:
     from harness import wheels
 
     matrix = cells_mod.load(args.cells, check_rules=False)
-    chosen = [matrix.get(c) for c in args.cell] if args.cell else [c for c in matrix.cells if args.tag in c.tags]
+    tags = args.tag or ["gpu"]
+    chosen = [matrix.get(c) for c in args.cell] if args.cell else [c for c in matrix.cells if set(tags) <= set(c.tags)]
     if not chosen:
-        raise UserError(f"no cell has tag {args.tag!r}; pass --cell ID or another --tag")
+        raise UserError(f"no cell has tag(s) {tags}; pass --cell ID or other --tag values")
     if not args.wheels.is_dir():
         raise UserError(f"wheel folder {args.wheels} does not exist (one sub-folder keras-<version> per Keras release)")
     scens = scenarios.load_all(args.scenarios)
@@ -330,7 +334,8 @@ def cmd_spread(args: argparse.Namespace) -> int:
     """Print (and optionally write) the run-to-run movement of latency medians."""
     from harness import compare
 
-    table = compare.spread(compare.medians(args.first, args.scenario), compare.medians(args.second, args.scenario))
+    first = compare.medians(args.first, args.scenario, args.statistic)
+    table = compare.spread(first, compare.medians(args.second, args.scenario, args.statistic))
     text = compare.render(table, compare.summary(table))
     print(text, end="")
     if args.out:

@@ -10,16 +10,20 @@ import pandas as pd
 from harness import store
 from harness.errors import UserError
 
+STATISTICS = ("median_s", "q1_s", "min_s", "mean_s")
 
-def medians(results: Path, scenario: str) -> pd.DataFrame:
-    """(machine, device, cell, case) -> median seconds of every complete latency row under a results folder."""
+
+def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.DataFrame:
+    """(machine, device, cell, case) -> the statistic (default: median) of every complete latency row."""
+    if statistic not in STATISTICS:
+        raise UserError(f"statistic {statistic!r} is not one of {list(STATISTICS)}")
     records = [
         {
             "machine": r["machine"]["id"],
             "device": r["device"],
             "cell": r["cell_id"],
             "case": r["case_id"],
-            "median_s": r["latency"]["median_s"],
+            "median_s": r["latency"][statistic],
             "hash": r["scenario_hash"],
         }
         for r in store.read_all(results)

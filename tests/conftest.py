@@ -83,3 +83,16 @@ def small_scenario(folder: Path, rounds: int = 2) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "latency.toml").write_text(head + params)
     return folder
+
+
+@pytest.fixture()
+def latency_rows(matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[dict[str, Any]]:
+    """Latency rows of four cells (Keras 2, Keras 3 on TensorFlow, jax, torch) from a real bench run."""
+    by_id = {c.id: c for c in matrix.cells}
+    scen_hash = {s.id: s.hash for s in scens}
+    rows = [json.loads(line) for line in (FIXTURES / "latency_rows.jsonl").read_text().splitlines() if line]
+    for r in rows:
+        r["scenario_hash"] = scen_hash[r["scenario"]]
+        r["cell_hash"] = by_id[r["cell_id"]].hash
+        r["harness_version"] = harness.__version__
+    return rows

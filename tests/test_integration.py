@@ -136,7 +136,7 @@ def test_unknown_cell_is_one_line_exit_2(tmp_path: Path) -> None:
         (["bench", "--env", "tf2.21.0-keras3.15.1=/no/python"], "error: --env tf2.21.0-keras3.15.1: interpreter"),
         (["bench", "--env", "nocell=/usr/bin/python3"], "error: unknown cell id 'nocell'"),
         (["inplace", "--wheels", "/no/wheels"], "error: wheel folder /no/wheels does not exist"),
-        (["inplace", "--wheels", ".", "--tag", "none"], "error: no cell has tag 'none'"),
+        (["inplace", "--wheels", ".", "--tag", "none"], "error: no cell has tag(s) ['none']"),
         (["spread", "/no/a", "/no/b"], "error: results folder /no/a does not exist"),
     ],
 )
