@@ -80,15 +80,31 @@ def test_an_interrupted_bench_keeps_its_rounds_and_finishes_later(
     assert all(r["complete"] is True and r["latency"]["processes"] == 3 for r in rows.values())
 
 
-def test_a_stack_that_does_not_import_becomes_import_rows(tmp_path: Path) -> None:
+def test_an_environment_without_the_pins_gives_install_rows(tmp_path: Path) -> None:
     scens = small_scenario(tmp_path / "scenarios", rounds=1)
     # This interpreter has numpy and scipy but no TensorFlow or Keras.
-    proc = subprocess.run(
-        bench_argv(scens, tmp_path / "results", sys.executable), env=ENV, capture_output=True, text=True
-    )
+    argv = bench_argv(scens, tmp_path / "results", sys.executable)
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "not timed, the environment lacks its pins" in proc.stdout
     rows = rows_of(tmp_path / "results")
-    assert {(r["outcome"], r["failed_stage"]) for r in rows.values()} == {("fail", "import")}
-    assert all(
-        "tensorflow" in r["error_message"].lower() or "keras" in r["error_message"].lower() for r in rows.values()
+    assert len(rows) == 3 and {(r["outcome"], r["failed_stage"]) for r in rows.values()} == {("fail", "install")}
+
+
+def test_a_stack_that_does_not_import_becomes_import_rows(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
+    """Keras 3.15.1 is installed but its backend (jax) is not: the timing process fails at import."""
+    python = cell_python(CELL)
+    cells = tmp_path / "cells.toml"
+    cells.write_text(
+        '[defaults]\npython = "3.11"\n[[cell]]\nid = "nojax-keras3.15.1"\nkeras = "3.15.1"\nbackend = "jax"\n'
     )
+    scens = small_scenario(tmp_path / "scenarios", rounds=1)
+    argv = [
+        sys.executable, "-m", "harness", "bench", "--cells", str(cells), "--scenarios", str(scens),
+        "--results", str(tmp_path / "results"), "--env", f"nojax-keras3.15.1={python}",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(x) for f in (tmp_path / "results").glob("*/*.jsonl") for x in f.read_text().splitlines()]
+    assert len(rows) == 3 and {(r["outcome"], r["failed_stage"]) for r in rows} == {("fail", "import")}
+    assert all("jax" in r["error_message"] for r in rows)
