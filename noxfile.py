@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -76,7 +77,7 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     if args.fresh:
         return True
     cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case, (cell.id, cell.tags))]
-    path = store.cell_path(RESULTS, fingerprint.machine(args.device)["id"], cell.id)
+    path = store.cell_path(RESULTS, _machine_id(args.device), cell.id)
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
 
 
@@ -97,6 +98,22 @@ def _remember_env(cell: str, python: str) -> None:
     tmp = ENVS.with_suffix(".tmp")
     tmp.write_text(json.dumps(envs, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, ENVS)
+
+
+def _latency_stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
+    """Whether the cell has latency cases (selected by --case) without a complete, current row."""
+    if args.fresh:
+        return True
+    timed = [s for s in SCENARIOS if s.timed and s.applies_to(cell.id, cell.tags)]
+    cases = [(s.id, c.case_id) for s in timed for c in s.cases() if not args.case or scenarios.matches(c, args.case)]
+    path = store.cell_path(RESULTS, _machine_id(args.device), cell.id)
+    return bool(store.stale_cases(path, cases, {s.id: s.hash for s in timed}, cell.hash, __version__))
+
+
+@functools.lru_cache
+def _machine_id(device: str) -> str:
+    """This machine's results folder name for the device (the GPU query runs once)."""
+    return str(fingerprint.machine(device)["id"])
 
 
 def _selected(session: nox.Session) -> list[cells_mod.Cell]:
@@ -194,14 +211,22 @@ def bench(session: nox.Session) -> None:
         chosen = [MATRIX.get(c) for c in only.cell] if only.cell else _selected(session)
     except UserError as exc:
         session.error(str(exc))
+    try:
+        args = _matrix_args(rest)
+    except ValueError as exc:
+        session.error(str(exc))
+    todo = [c for c in chosen if _latency_stale(c, args)]
+    if not todo:
+        print(f"latency rows of {len(chosen)} cell(s) are up to date (pass `-- --fresh` to retime)", flush=True)
+        return
     envs = _known_envs()
-    missing = [c.id for c in chosen if c.id not in envs]
+    missing = [c.id for c in todo if c.id not in envs]
     if missing:
         session.warn(
             f"{len(missing)} cell(s) have no installed environment and are not timed: {', '.join(missing)}; "
             'run `nox -s "matrix(<id>)"` for them first'
         )
-    pairs = [f"--env={c.id}={envs[c.id]}" for c in chosen if c.id in envs]
+    pairs = [f"--env={c.id}={envs[c.id]}" for c in todo if c.id in envs]
     if not pairs:
         session.error("no cell has an installed environment yet: run `nox -s matrix` first")
     session.install("-r", "requirements/bench.txt")

@@ -49,7 +49,8 @@ def bare_python() -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([_uv(), "venv", "-q", "--seed", "-p", "3.11", str(venv)], check=True)
-    deps = ["jax[cpu]==0.10.2", "numpy", "scipy", "absl-py", "rich", "h5py", "ml-dtypes", "packaging", "typing-extensions"]
+    deps = ["jax[cpu]==0.10.2", "numpy", "scipy", "absl-py", "rich", "h5py", "ml-dtypes", "packaging"]
+    deps.append("typing-extensions")  # optree needs it; the GPU machine has it
     subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), *deps], check=True)
     probe = subprocess.run([str(python), "-c", "import keras"], capture_output=True)
     assert probe.returncode != 0, "the bare interpreter must not have keras"
