@@ -68,3 +68,24 @@ def test_a_cell_whose_pins_do_not_exist_becomes_install_rows(tmp_path: Path) -> 
     assert [(r["outcome"], r["failed_stage"]) for r in rows] == [("fail", "install")] * 2
     assert "2.99.0" in rows[0]["error_message"]
     assert "✗ install" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-s", "spread"], "usage: nox -s spread -- RESULTS_A RESULTS_B"),
+        (["-s", "repair"], "usage: nox -s repair -- IN.keras OUT.keras"),
+        (["-s", "bench", "--", "--cell", "tf9.9.9"], "unknown cell id 'tf9.9.9'"),
+        (["-s", "matrix(tf2.21.0-keras3.15.1)", "--", "--device", "tpu"], "device must be cpu, gpu or auto"),
+    ],
+)
+def test_bad_session_arguments_abort_with_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
+    """Each session refuses bad arguments before it installs or writes anything."""
+    nox = shutil.which("nox") or pytest.skip("nox is not installed")
+    results = tmp_path / "results"
+    env = {**os.environ, "MASKCOMPAT_RESULTS": str(results)}
+    proc = subprocess.run([nox, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"aborted: {message}" in out and "Traceback" not in out
+    assert not results.exists()
