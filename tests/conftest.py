@@ -34,9 +34,14 @@ def scens() -> list[scenarios.Scenario]:
 @pytest.fixture()
 def stored_rows(matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[dict[str, Any]]:
     """Rows saved from a real matrix run, re-stamped with today's hashes so they count as current."""
+    return restamped(FIXTURES / "rows.jsonl", matrix, scens)
+
+
+def restamped(path: Path, matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[dict[str, Any]]:
+    """Stored rows with the current scenario, cell and harness identities (the data stays as measured)."""
     by_id = {c.id: c for c in matrix.cells}
     scen_hash = {s.id: s.hash for s in scens}
-    rows = [json.loads(line) for line in (FIXTURES / "rows.jsonl").read_text().splitlines() if line]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
     for r in rows:
         r["scenario_hash"] = scen_hash[r["scenario"]]
         r["cell_hash"] = by_id[r["cell_id"]].hash
@@ -88,11 +93,4 @@ def small_scenario(folder: Path, rounds: int = 2) -> Path:
 @pytest.fixture()
 def latency_rows(matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[dict[str, Any]]:
     """Latency rows of four cells (Keras 2, Keras 3 on TensorFlow, jax, torch) from a real bench run."""
-    by_id = {c.id: c for c in matrix.cells}
-    scen_hash = {s.id: s.hash for s in scens}
-    rows = [json.loads(line) for line in (FIXTURES / "latency_rows.jsonl").read_text().splitlines() if line]
-    for r in rows:
-        r["scenario_hash"] = scen_hash[r["scenario"]]
-        r["cell_hash"] = by_id[r["cell_id"]].hash
-        r["harness_version"] = harness.__version__
-    return rows
+    return restamped(FIXTURES / "latency_rows.jsonl", matrix, scens)
