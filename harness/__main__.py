@@ -76,7 +76,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenario", default="latency", help="latency scenario id (default: latency)")
     sp.add_argument("--out", type=Path, help="also write the markdown here")
     sp.add_argument(
-        "--statistic", default="median_s", help="median_s (default), q1_s, min_s or mean_s of each row's samples"
+        "--statistic",
+        default="corrected_s",
+        help="corrected_s (default: median over the in-process reference, in seconds), median_s, q1_s, min_s or mean_s",
     )
 
     rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")

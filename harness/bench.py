@@ -33,6 +33,7 @@ class Target:
     ready: dict[str, Any] = field(default_factory=dict)
     loops: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[list[float]]] = field(default_factory=dict)
+    refs: dict[str, list[list[float]]] = field(default_factory=dict)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     lost: list[dict[str, Any]] = field(default_factory=list)
     reference_s: list[float] = field(default_factory=list)
@@ -117,6 +118,7 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
         if res.get("samples"):
             target.loops.setdefault(cid, int(res["loops"]))
             target.samples.setdefault(cid, []).append([float(v) for v in res["samples"]])
+            target.refs.setdefault(cid, []).append([float(v) for v in res.get("ref_s") or []])
 
 
 def _error(msg: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +146,9 @@ def rows_for(
             if lost:
                 summary["warnings"].append(f"{lost} of {rounds_done} processes gave no samples")
             fields["latency"] = {**summary, "samples_s": per_process}
+            refs = target.refs.get(case.case_id, [])
+            if refs and all(len(r) == len(p) for r, p in zip(refs, per_process, strict=True)):
+                fields["latency"]["vs_ref"] = {**stats.normalised(per_process, refs), "ref_s": refs}
             for key in ("first_call_s", "max_abs_diff"):
                 if res and key in res:
                     fields[key] = res[key]

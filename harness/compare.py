@@ -7,30 +7,38 @@ from typing import Any
 
 import pandas as pd
 
-from harness import store
+from harness import stats, store
 from harness.errors import UserError
 
-STATISTICS = ("median_s", "q1_s", "min_s", "mean_s")
+STATISTICS = ("corrected_s", "median_s", "q1_s", "min_s", "mean_s")
 
 
 def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.DataFrame:
-    """(machine, device, cell, case) -> the statistic (default: median) of every complete latency row."""
+    """(machine, device, cell, case) -> the statistic (default: median) of every complete latency row.
+
+    `corrected_s`: the median of sample / in-process reference, in seconds at the reference's fast speed.
+    """
     if statistic not in STATISTICS:
         raise UserError(f"statistic {statistic!r} is not one of {list(STATISTICS)}")
+    rows = [
+        r for r in store.read_all(results) if r["scenario"] == scenario and r.get("latency") and r.get("complete", True)
+    ]
+    speeds = stats.reference_speeds(rows)
     records = [
         {
             "machine": r["machine"]["id"],
             "device": r["device"],
             "cell": r["cell_id"],
             "case": r["case_id"],
-            "median_s": r["latency"][statistic],
+            "median_s": stats.corrected_s(r, speeds) if statistic == "corrected_s" else r["latency"][statistic],
             "hash": r["scenario_hash"],
         }
-        for r in store.read_all(results)
-        if r["scenario"] == scenario and r.get("latency") and r.get("complete", True)
+        for r in rows
     ]
+    records = [r for r in records if r["median_s"] is not None]
     if not records:
-        raise UserError(f"{results}: no complete rows of scenario {scenario!r}")
+        hint = " timed with the in-process reference (use --statistic median_s)" if statistic == "corrected_s" else ""
+        raise UserError(f"{results}: no complete rows of scenario {scenario!r}{hint}")
     return pd.DataFrame(records).set_index(["machine", "device", "cell", "case"])
 
 

@@ -257,8 +257,12 @@ def measure(
     cases: list[dict[str, Any]],
     loops: dict[str, int],
     workdir: Path,
+    ref: Callable[[], float] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Prepare, check, warm up and calibrate every case, then take samples round-robin across cases."""
+    """Prepare, check, warm up and calibrate every case, then take samples round-robin across cases.
+
+    With `ref`, every sample is bracketed by reference runs; `ref_s` holds the mean of the two around it.
+    """
     from harness import worker
 
     x, lengths = padded_input(cfg)
@@ -297,6 +301,8 @@ def measure(
                 warm = min(warm, _timed(fn, 1))
         res["loops"] = loops.get(cid) or calibrate(fn, float(bench["min_sample_s"]), warm)
         res["samples"] = []
+        if ref is not None:
+            res["ref_s"] = []
         res["warm_call_s"] = round(warm, 6)
         out[cid] = res
         ready[cid] = fn
@@ -309,15 +315,20 @@ def measure(
     }
     for i in range(int(bench["samples"])):
         gc.collect()  # once per sweep, outside the timed calls
+        before = ref() if ref is not None else 0.0
         for cid, fn in ready.items():
             if i < wanted[cid]:
                 out[cid]["samples"].append(_timed(fn, out[cid]["loops"]))
+                if ref is not None:
+                    after = ref()
+                    out[cid]["ref_s"].append((before + after) / 2)
+                    before = after
     return out
 
 
 def main() -> int:
     """Import the stack, say `ready`, time the requested cases, answer with raw samples."""
-    from harness import worker
+    from harness import refloop, worker
 
     reply = os.fdopen(int(os.environ["MASKCOMPAT_RESULT_FD"]), "w", encoding="utf-8")
     flavor = os.environ["MASKCOMPAT_FLAVOR"]
@@ -361,6 +372,7 @@ def main() -> int:
             req["cases"],
             req.get("loops", {}),
             Path(req["workdir"]),
+            refloop.sample,
         )
     reply.write(json.dumps({"type": "result", "cases": cases, "duration_s": round(time.perf_counter() - t1, 3)}) + "\n")
     reply.flush()

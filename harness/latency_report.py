@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness import stats
 from harness.cells import Cell, Matrix
 from harness.scenarios import Scenario
 
@@ -28,15 +29,30 @@ PLOTTED = {
 
 
 def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, is_current: Any) -> pd.DataFrame:
-    """One record per current latency row: cell, device, case, outcome and the statistics."""
+    """One record per current latency row: cell, device, case, outcome and the statistics.
+
+    `median_ms` and its CI are the reference-corrected values where the row has them (raw otherwise);
+    `raw_median_ms` is always the plain median of the samples.
+    """
     cells = {c.id: c for c in matrix.cells}
     records = []
-    for row in rows:
-        cell = cells.get(row["cell_id"])
-        if row["scenario"] != scen.id or cell is None or not is_current(row, cell, scen):
-            continue
+    current = [
+        r
+        for r in rows
+        if r["scenario"] == scen.id and r["cell_id"] in cells and is_current(r, cells[r["cell_id"]], scen)
+    ]
+    speeds = stats.reference_speeds(current)
+    for row in current:
+        cell = cells[row["cell_id"]]
         lat = row.get("latency") or {}
         ci = lat.get("ci95_s") or [None, None]
+        raw = lat["median_s"] * 1e3 if lat else None
+        median = raw
+        corrected = stats.corrected_s(row, speeds)
+        if corrected is not None:
+            speed = corrected / lat["vs_ref"]["median"]
+            median = corrected * 1e3
+            ci = [v * speed if v is not None else None for v in lat["vs_ref"]["ci95"]]
         records.append(
             {
                 "cell": cell.id,
@@ -45,7 +61,9 @@ def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, is_current
                 "outcome": row["outcome"],
                 "stage": row["failed_stage"],
                 "complete": row.get("complete", True),
-                "median_ms": lat["median_s"] * 1e3 if lat else None,
+                "corrected": corrected is not None,
+                "median_ms": median,
+                "raw_median_ms": raw,
                 "ci_low_ms": ci[0] * 1e3 if ci[0] is not None else None,
                 "ci_high_ms": ci[1] * 1e3 if ci[1] is not None else None,
                 "iqr_ms": lat["iqr_s"] * 1e3 if lat else None,
@@ -120,7 +138,9 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
         ax.set_title(backend, fontsize=9)
         ax.set_yscale("log")
         ax.grid(True, which="both", axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("ms per batch (median, 95% CI)")
+    axes[0][0].set_ylabel(
+        "ms per batch (corrected median, 95% CI)" if df["corrected"].any() else "ms per batch (median, 95% CI)"
+    )
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -146,8 +166,17 @@ def section(
     if df.empty:
         return [*out, "No current latency rows: run `nox -s bench` (or `nox -s matrix`).", ""]
     bench = scen.bench or {}
+    corrected = bool(df["corrected"].any())
+    what = (
+        "median of sample / reference, where every sample is divided by a fixed pure-Python workload "
+        "timed in the same process just before and after it (`harness/refloop.py`), converted back to "
+        "milliseconds at that interpreter's fastest reference speed on this machine; [95% CI]; plain medians "
+        "in the second table"
+        if corrected
+        else "median of all samples, [95% CI of the median]"
+    )
     out.append(
-        f"Milliseconds per batch of {scen.model['batch']} (median of all samples, [95% CI of the median]). "
+        f"Milliseconds per batch of {scen.model['batch']} ({what}). "
         f"Each cell ran {int(bench['rounds'])} timing processes, one per round, rounds interleaved across cells; "
         f"up to {int(bench['samples'])} samples per process after warm-up and loop calibration, "
         f"{int(bench['threads']) or 'default'} thread(s) per backend"
@@ -177,8 +206,15 @@ def section(
         ratios.insert(0, "cell", list(ratios.index))
         out += ["Ratios of medians:", "", str(ratios.to_markdown(index=False)), ""]
         medians.insert(0, "cell", list(medians.index))
-        out += ["<details><summary>medians and 95% CI per case (ms)</summary>", ""]
+        label = "reference-corrected medians" if corrected else "medians"
+        out += [f"<details><summary>{label} and 95% CI per case (ms)</summary>", ""]
         out += [str(medians.to_markdown(index=False)), "", "</details>", ""]
+        if corrected:
+            raw = sub.assign(median_ms=sub["raw_median_ms"], ci_low_ms=None, ci_high_ms=None)
+            plain, _ = tables(raw, ids, scen)
+            plain.insert(0, "cell", list(plain.index))
+            out += ["<details><summary>plain medians of the samples per case (ms)</summary>", ""]
+            out += [str(plain.to_markdown(index=False)), "", "</details>", ""]
         name = f"{scen.id}-{machine_id}-{device.replace(':', '-').replace(' ', '_')}.png"
         cells_here = [c for c in timed if c.id in set(sub["cell"])]
         plot(sub, cells_here, plots / name, f"{scen.id} — {machine_id} — {device}")

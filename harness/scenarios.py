@@ -17,7 +17,7 @@ from harness.errors import UserError
 TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells", "bench"}
 # The code whose behaviour a row records: a change to it makes stored rows stale.
 MEASURED_SOURCES = ("builders.py", "worker.py", "compat.py", "repair.py")
-TIMED_SOURCES = ("latency.py", "floors.py", "worker.py")
+TIMED_SOURCES = ("latency.py", "floors.py", "worker.py", "refloop.py")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,36 @@ def summarise(per_process: list[list[float]], loops: int) -> dict[str, Any]:
     return out
 
 
+def normalised(per_process: list[list[float]], refs: list[list[float]]) -> dict[str, Any]:
+    """Samples divided by the reference run around each (`harness.refloop`): median, quartiles, 95% CI.
+
+    Machine-wide slow phases slow sample and reference alike, so these ratios compare across cells and
+    runs better than seconds do; `ref_median_s` converts them back to seconds at a typical reference speed.
+    """
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray([s / r for ps, pr in zip(per_process, refs, strict=True) for s, r in zip(ps, pr, strict=True)])
+    if values.size == 0:
+        raise ValueError("no samples")
+    q1, median, q3 = (float(q) for q in np.percentile(values, [25, 50, 75]))
+    if values.size >= 2:
+        ci = stats.quantile_test(values, q=median, p=0.5).confidence_interval(0.95)
+        bounds = [float(v) if np.isfinite(v) else None for v in (ci.low, ci.high)]
+    else:
+        bounds = [None, None]
+    return {
+        "median": median,
+        "q1": q1,
+        "q3": q3,
+        "ci95": bounds,
+        "process_medians": [
+            float(np.median(np.asarray(s) / np.asarray(r))) for s, r in zip(per_process, refs, strict=True) if s
+        ],
+        "ref_median_s": float(np.median([r for pr in refs for r in pr])),
+    }
+
+
 def instability(values: Any, process_medians: list[float], loops: int) -> list[str]:
     """pyperf's checks (spread, outliers, too-short samples), plus disagreement between processes."""
     import numpy as np
@@ -72,3 +102,40 @@ def instability(values: Any, process_medians: list[float], loops: int) -> list[s
 def ratio(numerator: dict[str, Any], denominator: dict[str, Any]) -> float:
     """Ratio of two medians."""
     return float(numerator["median_s"]) / float(denominator["median_s"])
+
+
+def _python_minor(version: str) -> str:
+    return ".".join(str(version).split(".")[:2])
+
+
+def reference_speeds(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
+    """(machine, device, Python minor) -> the reference's fast-state seconds: the lowest process median.
+
+    Every case of a timing process is bracketed by the same reference runs, so a process's reference
+    median is taken over all its cases' `ref_s`.
+    """
+    import numpy as np
+
+    per_process: dict[tuple[str, str, str, str, int], list[float]] = {}
+    for row in rows:
+        vs = (row.get("latency") or {}).get("vs_ref")
+        if not vs:
+            continue
+        for i, refs in enumerate(vs.get("ref_s") or []):
+            key = (row["machine"]["id"], row["device"], _python_minor(row["python"]), row["cell_id"], i)
+            per_process.setdefault(key, []).extend(refs)
+    speeds: dict[tuple[str, str, str], float] = {}
+    for (machine, device, py, _, _), refs in per_process.items():
+        if refs:
+            med = float(np.median(refs))
+            speeds[(machine, device, py)] = min(med, speeds.get((machine, device, py), med))
+    return speeds
+
+
+def corrected_s(row: dict[str, Any], speeds: dict[tuple[str, str, str], float], field: str = "median") -> float | None:
+    """A normalised statistic of the row in seconds at its interpreter's fast reference speed (None: no reference)."""
+    vs = (row.get("latency") or {}).get("vs_ref")
+    speed = speeds.get((row["machine"]["id"], row["device"], _python_minor(row["python"])))
+    if not vs or speed is None or vs.get(field) is None:
+        return None
+    return float(vs[field]) * speed
