@@ -1,4 +1,4 @@
-"""Nox sessions: `matrix` (one per pinned cell), `bench`, `report`, `spread`, `repair`, `cells`, `tests`, `lint`."""
+"""Nox sessions: `matrix`, bench, crossload, triage, bisect, report, spread, repair, cells, tests, lint."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import nox
 
@@ -51,6 +52,7 @@ ENVS = ROOT / ".nox" / "maskcompat-envs.json"
 _RUN: dict[str, list[float]] = {"cell_s": []}
 _START = time.time()
 PRIOR_CELL_S = 40.0
+WORKFLOWS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 def _matrix_args(posargs: list[str]) -> argparse.Namespace:
@@ -76,7 +78,9 @@ def _stale(cell: cells_mod.Cell, args: argparse.Namespace) -> bool:
     """Whether the cell has cases without an up-to-date row on this machine."""
     if args.fresh:
         return True
-    cases = [(c.scenario, c.case_id) for c in scenarios.select(SCENARIOS, args.case, (cell.id, cell.tags))]
+    checked = {s.id for s in SCENARIOS if s.runner == "worker"}  # timed and cross-cell rows have their own sessions
+    selected = scenarios.select(SCENARIOS, args.case, (cell.id, cell.tags))
+    cases = [(c.scenario, c.case_id) for c in selected if c.scenario in checked]
     path = store.cell_path(RESULTS, _machine_id(args.device), cell.id)
     return bool(store.stale_cases(path, cases, {s.id: s.hash for s in SCENARIOS}, cell.hash, __version__))
 
@@ -150,6 +154,7 @@ def matrix(session: nox.Session, cell: str) -> None:
         session.error(str(exc))
     # The bench session (latency, all selected cells interleaved) gets the same selection and freshness.
     session.notify("bench", posargs=_bench_args(args))
+    session.notify("crossload", posargs=["--fresh"] if args.fresh else [])
     session.notify("report", posargs=[])
     the_cell = MATRIX.get(cell)
     selected = _selected(session)
@@ -235,6 +240,90 @@ def bench(session: nox.Session) -> None:
     session.run(*argv, env={"PYTHONPATH": str(ROOT)})
 
 
+def _cell_env(cell: cells_mod.Cell) -> str | None:
+    """The interpreter of the cell's installed environment, if the matrix session made one."""
+    return _known_envs().get(cell.id)
+
+
+def _bad_input(message: str) -> NoReturn:
+    """One line and exit code 2, as `python -m harness` gives for bad input (nox itself would exit 1)."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+@nox.session(python=PY)
+def triage(session: nox.Session) -> None:
+    """Upgrade FROM -> TO: breaks, fixes, significant latency changes (-- FROM TO [--threshold 0.1] [--no-latency])."""
+    usage = "usage: nox -s triage -- FROM TO [--threshold 0.10] [--rounds 6] [--no-latency] [--out FILE]"
+    if len(session.posargs) < 2 or session.posargs[0].startswith("-") or session.posargs[1].startswith("-"):
+        _bad_input(usage)
+    source, target, *rest = session.posargs
+    try:
+        pair = [cells_mod.resolve(source, MATRIX), cells_mod.resolve(target, MATRIX)]
+    except UserError as exc:
+        _bad_input(str(exc))
+    latency = "--no-latency" not in rest
+    args = argparse.Namespace(case=None, fresh=False, device="cpu")
+    for cell in dict.fromkeys(pair):
+        if _stale(cell, args) or (latency and _cell_env(cell) is None):
+            print(f"[triage] {cell.id}: no current rows or environment here; running it first", flush=True)
+            session.run("nox", "-s", f"matrix({cell.id})", external=True)
+    session.install("-r", "requirements/report.txt", "-r", "requirements/bench.txt")
+    envs = [f"--env={c.id}={_cell_env(c)}" for c in pair if _cell_env(c)]
+    invoked = "nox " + " ".join(sys.argv[1:])
+    argv = [str(Path(session.bin) / "python"), "-m", "harness", "triage", *WHERE, source, target, *envs]
+    code = subprocess.call([*argv, "--invoked-by", invoked, *rest], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if code:
+        # 1: a regression, 2: bad input; passed on as the exit code of nox itself for CI gates.
+        raise SystemExit(code)
+
+
+def _crossload_current() -> bool:
+    """Whether every cross-load row is current (the set's cells, the scenario and both cells of each pair)."""
+    from harness import crossrun
+
+    mid = _machine_id("cpu")
+    for scen in (s for s in SCENARIOS if s.runner == "crossload"):
+        cells = {cid: MATRIX.get(cid) for cid in scen.cells}
+        if crossrun.stale(scen, cells, RESULTS, mid):
+            return False
+    return True
+
+
+@nox.session(python=PY)
+def crossload(session: nox.Session) -> None:
+    """Save the seed model in each cell of the cross-load set and load it in each (-- --fresh)."""
+    envs = _known_envs()
+    wanted = {c for s in SCENARIOS if s.runner == "crossload" for c in s.cells}
+    pairs = [f"--env={c}={envs[c]}" for c in sorted(wanted) if c in envs]
+    if len(pairs) < len(wanted) and not session.posargs and _crossload_current():
+        print(f"cross-load rows are up to date ({len(wanted)} cells)", flush=True)
+        return
+    if len(pairs) < len(wanted):
+        # e.g. a CI job that installed one cell: the cross-load set runs where all its cells are installed.
+        lacking = sorted(wanted - {p.split("=")[1] for p in pairs})
+        session.skip(f"cross-load needs every cell of its set installed here; missing: {', '.join(lacking)}")
+    session.install("-r", "requirements/report.txt")
+    invoked = "nox " + " ".join(sys.argv[1:])
+    argv = ["python", "-m", "harness", "crossload", *WHERE, *pairs, "--invoked-by", invoked, *session.posargs]
+    session.run(*argv, env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session(python=PY)
+def bisect(session: nox.Session) -> None:
+    """First release at which a case's outcome changes (-- CASE --axis keras|tensorflow [--base CELL] [--from V])."""
+    usage = "usage: nox -s bisect -- SCENARIO/CASE --axis keras|tensorflow [--base CELL] [--from V] [--to V]"
+    if not session.posargs or session.posargs[0].startswith("-"):
+        _bad_input(usage)
+    # pip lists a package's releases (`pip index versions`); uv installs the probes.
+    session.install("-r", "requirements/report.txt", "pip")
+    invoked = "nox " + " ".join(sys.argv[1:])
+    argv = [str(Path(session.bin) / "python"), "-m", "harness", "bisect", *WHERE, *session.posargs]
+    code = subprocess.call([*argv, "--invoked-by", invoked], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if code:
+        raise SystemExit(code)
+
+
 @nox.session(python=PY)
 def report(session: nox.Session) -> None:
     """Render report.md and results/plots from results/ only (no TensorFlow involved)."""
@@ -271,8 +360,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PY)
 def lint(session: nox.Session) -> None:
-    """ruff (style, imports) and mypy (types) over the harness, tests and this file."""
+    """ruff (style, imports) and mypy (types) over the harness, tests and this file; the CI workflow's lint."""
     session.install("-r", "requirements/lint.txt")
     session.run("ruff", "check", "harness", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")
     session.run("mypy", "harness", "noxfile.py")
+    # The CI workflow: GitHub's schema, then zizmor's audits (actionlint's PyPI build downloads from GitHub).
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
+    session.run("zizmor", "--offline", "--config", ".github/zizmor.yml", *WORKFLOWS)

@@ -81,6 +81,58 @@ def parser() -> argparse.ArgumentParser:
         help="corrected_s (default: median over the in-process reference, in seconds), median_s, q1_s, min_s or mean_s",
     )
 
+    tr = sub.add_parser(
+        "triage",
+        help="FROM -> TO: cases that break or get fixed, significant latency changes (exit 1 regression, 2 bad input)",
+    )
+    _common(tr)
+    tr.add_argument("source", metavar="FROM", help="cell id or pins, e.g. tf=2.15.1 or tf=2.17.1,keras=3.8.0")
+    tr.add_argument("target", metavar="TO", help="cell id or pins")
+    tr.add_argument(
+        "--env", action="append", default=[], metavar="CELL=PYTHON", help="a cell's interpreter (for latency)"
+    )
+    tr.add_argument("--threshold", type=float, default=0.10, help="smallest latency change that counts (default 0.10)")
+    tr.add_argument("--rounds", type=int, default=6, help="paired timing rounds (default 6; at least 3)")
+    tr.add_argument(
+        "--case",
+        action="append",
+        metavar="GLOB",
+        help="latency cases to time (default: *:predict_on_batch and the floor)",
+    )
+    tr.add_argument("--no-latency", action="store_true", help="compare outcomes only (no timing)")
+    tr.add_argument(
+        "--out", type=Path, help="markdown file (default: triage/FROM__TO.md; the paired values go beside it as .json)"
+    )
+    tr.add_argument("--invoked-by", default="", help="the command the user ran, shown in the output")
+
+    cx = sub.add_parser("crossload", help="save in every cell of a cross-load scenario, load in every other one")
+    _common(cx)
+    cx.add_argument("--env", action="append", default=[], metavar="CELL=PYTHON", help="each cell's interpreter")
+    cx.add_argument("--fresh", action="store_true", help="rerun even if current rows exist")
+    cx.add_argument("--invoked-by", default="", help="the command the user ran, stored in rows")
+
+    mg = sub.add_parser("merge", help="merge results folders (CI artifacts, other machines) into one")
+    mg.add_argument("sources", nargs="+", type=Path, metavar="RESULTS", help="results folders to merge in")
+    mg.add_argument("--into", type=Path, default=ROOT / "results", help="destination results folder")
+    mg.add_argument("--scenarios", type=Path, default=ROOT / "scenarios", help="scenario folder (row order)")
+    mg.add_argument("--newer-wins", action="store_true", help="on a conflict keep the later measurement")
+    mg.add_argument("--scenario", action="append", metavar="ID", help="merge only rows of this scenario (repeatable)")
+
+    cm = sub.add_parser("ci-matrix", help="CI job matrix from `nox -l --json -s matrix` (stdin or a file)")
+    cm.add_argument("listing", nargs="?", type=Path, help="file with nox's JSON listing (default: stdin)")
+
+    bi = sub.add_parser("bisect", help="the first release along an axis at which one case's outcome changes")
+    _common(bi)
+    bi.add_argument("case", metavar="CASE", help="scenario/case_id, e.g. masking-lstm/tensor-float64:.keras")
+    bi.add_argument("--axis", required=True, choices=["keras", "tensorflow"], help="whose releases to walk")
+    bi.add_argument("--base", help="cell id or pins that fix everything else (default: see README)")
+    bi.add_argument("--from", dest="low", metavar="VERSION", help="oldest release to consider")
+    bi.add_argument("--to", dest="high", metavar="VERSION", help="newest release to consider")
+    bi.add_argument("--releases", help="comma-separated releases instead of asking the package index")
+    bi.add_argument("--store", type=Path, default=ROOT / "bisect" / "results", help="where probe rows are kept")
+    bi.add_argument("--out", type=Path, help="markdown file (default: bisect/<case>--<axis>.md)")
+    bi.add_argument("--invoked-by", default="", help="the command the user ran, shown in the output")
+
     rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")
     _common(rep)
     rep.add_argument("--out", type=Path, help="report file (default: report.md beside the results folder)")
@@ -128,7 +180,7 @@ def run_cell(
     pythonpath: list[str] | None = None,
 ) -> None:
     """Run (or reuse) one cell's correctness cases and store a row per case."""
-    scens = [s for s in scens if not s.timed]  # latency: `harness bench`
+    scens = [s for s in scens if s.runner == "worker"]  # latency: `harness bench`; cell pairs: `harness crossload`
     cases = [c for s in scens for c in _applicable(s, cell, patterns)]
     path = store.cell_path(results, machine["id"], cell.id)
     if not cases:
@@ -345,6 +397,202 @@ def cmd_spread(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    """Compare two cells; exit 1 when a case breaks or a latency gets significantly slower."""
+    from harness import bench, triage
+
+    if not 0 < args.threshold < 10:
+        raise UserError(f"--threshold must be a fraction such as 0.10, got {args.threshold}")
+    if args.rounds < 3:
+        raise UserError(f"--rounds must be at least 3 (a paired test needs them), got {args.rounds}")
+    matrix = cells_mod.load(args.cells, check_rules=False)
+    a, b = cells_mod.resolve(args.source, matrix), cells_mod.resolve(args.target, matrix)
+    scens = scenarios.load_all(args.scenarios)
+    machine = fingerprint.machine("cpu")
+    diff = triage.outcome_diff(
+        triage.current_rows(args.results, machine["id"], a, scens),
+        triage.current_rows(args.results, machine["id"], b, scens),
+    )
+    latency = paired = None
+    timed = [s for s in scens if s.timed]
+    if not args.no_latency and timed:
+        scen = timed[0]
+        if args.case:
+            scenarios.select([scen], args.case)  # an unknown pattern is an error before anything runs
+        cases = triage.select_latency(scen, args.case)
+        envs = dict(item.partition("=")[::2] for item in args.env)
+        targets = []
+        for cell in (a, b):
+            python = envs.get(cell.id)
+            if not python or not Path(python).exists():
+                raise UserError(f"{cell.id}: no interpreter given (--env {cell.id}=PYTHON); `nox -s triage` finds it")
+            problems = supervisor.install_problems(cell, python, [], cell.pins)
+            if problems:
+                raise UserError(f"{cell.id}: the environment at {python} lacks its pins: {problems[0]}")
+            targets.append(bench.Target(cell, python, cases))
+        progress = supervisor.Progress("[triage]", time.time())
+        progress.line(f"latency: {len(cases)} cases, {args.rounds} rounds of {a.id} and {b.id}, paired")
+        paired = triage.measure_pairs((targets[0], targets[1]), scen, args.rounds, progress)
+        latency = triage.latency_table(paired, args.threshold)
+    command = args.invoked_by or f"python -m harness triage {args.source} {args.target}"
+    text = triage.render(a, b, diff, latency, paired, args.threshold, machine["id"], command)
+    out = args.out or Path("triage") / f"{a.id}__{b.id}.md"
+    data = {
+        "from": a.id,
+        "to": b.id,
+        "threshold": args.threshold,
+        "outcomes": diff.to_dict(orient="records"),
+        "latency": latency.to_dict(orient="records") if latency is not None else None,
+        "pairs": paired.values if paired else None,
+        "python": list(paired.python) if paired else None,
+    }
+    triage.save(out, text, data)
+    print(text)
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return triage.exit_code(diff, latency)
+
+
+def cmd_crossload(args: argparse.Namespace) -> int:
+    """Run every cross-load scenario whose rows are missing or stale."""
+    from harness import crossrun
+
+    matrix = cells_mod.load(args.cells, check_rules=False)
+    scens = [s for s in scenarios.load_all(args.scenarios) if s.runner == "crossload"]
+    if not scens:
+        raise UserError(f"no cross-load scenario (builder 'crossload') in {args.scenarios}")
+    envs = dict(item.partition("=")[::2] for item in args.env)
+    machine = fingerprint.machine("cpu")
+    progress = supervisor.Progress("[crossload]", time.time())
+    for scen in scens:
+        cells = {cid: matrix.get(cid) for cid in scen.cells}
+        todo = list(cells) if args.fresh else crossrun.stale(scen, cells, args.results, machine["id"])
+        if not todo:
+            progress.line(f"{scen.id}: rows of {len(cells)} cells are up to date (--fresh reruns)")
+            continue
+        missing = [cid for cid in cells if not envs.get(cid) or not Path(envs[cid]).exists()]
+        if missing:
+            raise UserError(f"{scen.id}: no interpreter for {', '.join(missing)} (--env CELL=PYTHON)")
+        for cid, cell in cells.items():
+            problems = supervisor.install_problems(cell, envs[cid], [], cell.pins)
+            if problems:
+                raise UserError(f"{cid}: the environment at {envs[cid]} lacks its pins: {problems[0]}")
+        progress.line(
+            f"{scen.id}: {len(cells)} cells save, then each loads all {len(cells)} ({len(scen.cases())} cases)"
+        )
+        counts = crossrun.run(
+            scen,
+            [(cells[cid], envs[cid]) for cid in cells],
+            args.results,
+            machine,
+            args.invoked_by or "python -m harness crossload",
+            progress,
+        )
+        progress.line(f"{scen.id}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merge results folders; conflicting rows stop the merge unless --newer-wins."""
+    from harness import merge
+
+    order = [(c.scenario, c.case_id) for s in scenarios.load_all(args.scenarios) for c in s.cases()]
+    known = {s for s, _ in order}
+    unknown = sorted(set(args.scenario or []) - known)
+    if unknown:
+        raise UserError(f"unknown scenario(s) {unknown}; known: {sorted(known)}")
+    done = merge.merge(args.sources, args.into, order, newer_wins=args.newer_wins, only=args.scenario)
+    print(
+        f"merged into {args.into}: {done.added} rows added, {done.identical} identical, "
+        f"{len(done.replaced)} replaced by later ones, {len(done.kept)} later ones kept; {done.files} files written"
+    )
+    for line in done.replaced + done.kept:
+        print(f"  {line}")
+    return 0
+
+
+def cmd_ci_matrix(args: argparse.Namespace) -> int:
+    """Print the job matrix as $GITHUB_OUTPUT lines."""
+    from harness import ci
+
+    try:
+        text = args.listing.read_text(encoding="utf-8") if args.listing else sys.stdin.read()
+        listing = json.loads(text)
+    except OSError as exc:
+        raise UserError(f"cannot read {args.listing}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not JSON from `nox -l --json`: {exc.msg} at line {exc.lineno}") from None
+    sys.stdout.write(ci.github_output(ci.job_matrix(listing)))
+    return 0
+
+
+def default_base(axis: str, matrix: cells_mod.Matrix) -> cells_mod.Cell:
+    """Keras axis: the Keras 3 TensorFlow cell whose TensorFlow admits most Keras releases (the oldest);
+    TensorFlow axis: the newest one. Both from the default `tf-default` cells."""
+    from packaging.version import Version
+
+    pool = [
+        c
+        for c in matrix.cells
+        if c.default and "tf-default" in c.roles and c.flavor == "keras3" and c.backend == "tensorflow"
+    ]
+    if not pool:
+        raise UserError("no default Keras 3 TensorFlow cell to bisect from; give --base")
+    pool.sort(key=lambda c: Version(c.tensorflow or "0"))
+    return pool[0] if axis == "keras" else pool[-1]
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    """Find the first release along the axis where the case's outcome changes."""
+    from harness import bisection
+
+    matrix = cells_mod.load(args.cells, check_rules=False)
+    scens = scenarios.load_all(args.scenarios)
+    found = [
+        (s, c)
+        for s in scens
+        if s.runner == "worker"
+        for c in s.cases()
+        if args.case in (c.case_id, f"{s.id}/{c.case_id}")
+    ]
+    if len(found) != 1:
+        example = next(f"{s.id}/{c.case_id}" for s in scens if s.runner == "worker" for c in s.cases())
+        what = "no case" if not found else f"{len(found)} cases"
+        raise UserError(f"{what} named {args.case!r}; give scenario/case_id, e.g. {example}")
+    scen, case = found[0]
+    base = cells_mod.resolve(args.base, matrix) if args.base else default_base(args.axis, matrix)
+    if not scen.applies_to(base.id, base.tags):
+        raise UserError(f"scenario {scen.id} does not run on {base.id}; pick another --base")
+    if args.axis == "tensorflow" and not base.tensorflow:
+        raise UserError(f"{base.id} has no tensorflow pin to vary")
+    package = bisection.AXES[args.axis]
+    versions = [v.strip() for v in args.releases.split(",")] if args.releases else bisection.index_versions(package)
+    releases, skipped = bisection.candidates(
+        base, args.axis, versions, args.low, args.high, bisection.rules_of(args.cells), matrix
+    )
+    if len(releases) < 2:
+        raise UserError(f"{len(releases)} {package} release(s) to bisect between {args.low} and {args.high}; need 2")
+    machine = fingerprint.machine("cpu")
+    progress = supervisor.Progress("[bisect]", time.time())
+    progress.line(
+        f"{case.case_id}: {len(releases)} {package} releases on {base.id}, {releases[0][0]}..{releases[-1][0]}"
+    )
+    prober = bisection.Prober(scen, case, args.results, args.store, machine, progress)
+    probes, boundary = bisection.search(releases, prober)
+    command = args.invoked_by or f"python -m harness bisect {args.case} --axis {args.axis}"
+    text = bisection.render(
+        case, args.axis, base, releases, skipped, probes, boundary, prober.installs, machine["id"], command
+    )
+    slug = f"{scen.id}-{case.case_id}".replace(":", "-").replace("/", "-")
+    out = args.out or ROOT / "bisect" / f"{slug}--{args.axis}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    print(text)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Render the report from stored rows only."""
     from harness import report
@@ -403,6 +651,11 @@ def main(argv: list[str] | None = None) -> int:
             "inplace": cmd_inplace,
             "spread": cmd_spread,
             "report": cmd_report,
+            "triage": cmd_triage,
+            "bisect": cmd_bisect,
+            "crossload": cmd_crossload,
+            "merge": cmd_merge,
+            "ci-matrix": cmd_ci_matrix,
             "repair": cmd_repair,
             "cells": cmd_cells,
         }[args.command](args)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import latency, stats, store
+from harness import fingerprint, latency, stats, store
 from harness.cells import Cell
 from harness.scenarios import Case, Scenario
 from harness.supervisor import STARTUP_TIMEOUT_S, Progress, Worker, WorkerGone, WorkerHung, base_env, make_row
@@ -37,6 +37,7 @@ class Target:
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     lost: list[dict[str, Any]] = field(default_factory=list)
     reference_s: list[float] = field(default_factory=list)
+    steal: list[float | None] = field(default_factory=list)
     started: float = 0.0
     busy_s: float = 0.0
 
@@ -139,6 +140,7 @@ def rows_for(
             "rounds": rounds_done,
             "threads": target.ready.get("threads", {}),
             "reference_s": target.reference_s,
+            "steal_fraction": target.steal,
         }
         if per_process:
             summary = stats.summarise(per_process, target.loops[case.case_id])
@@ -196,7 +198,9 @@ def run(
             target.started = target.started or time.time()
             ref_before = reference_s()
             t0 = time.time()
+            ticks = fingerprint.cpu_ticks()
             one_process(target, scen, r)
+            target.steal.append(fingerprint.steal_fraction(ticks, fingerprint.cpu_ticks()))
             spent += time.time() - t0
             done += 1
             target.reference_s.append(round((ref_before + reference_s()) / 2, 6))

@@ -30,6 +30,18 @@ GPU_BUILDS = (
     ("jax==", "jax[cuda12]=="),
 )
 BACKENDS = ("tensorflow", "jax", "torch")
+# Keys a pin spec may use, and the cell field each one matches.
+SPEC_KEYS = {
+    "tf": "tensorflow",
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "tf_keras": "tf_keras",
+    "tf-keras": "tf_keras",
+    "backend": "backend",
+    "python": "python",
+    "py": "python",
+}
+PACKAGE_KEYS = ("jax", "torch")
 
 
 @dataclass(frozen=True)
@@ -258,3 +270,39 @@ def load(path: Path, check_rules: bool = True) -> Matrix:
     if not cells:
         raise UserError(f"{path}: no valid [[cell]] entries")
     return Matrix(tuple(cells), tuple(excluded))
+
+
+def _matches(cell: Cell, key: str, value: str) -> bool:
+    if key in PACKAGE_KEYS:
+        return any(
+            p.split("[")[0].split("==")[0] == key and p.split("==")[-1].split("+")[0] == value for p in cell.packages
+        )
+    return str(getattr(cell, SPEC_KEYS[key]) or "") == value
+
+
+def resolve(spec: str, matrix: Matrix) -> Cell:
+    """A cell id, or pins such as `tf=2.15.1` / `tf=2.17.1,keras=3.8.0`, as the one cell they name."""
+    ids = {c.id: c for c in matrix.cells}
+    if spec in ids:
+        return ids[spec]
+    if "=" not in spec:
+        raise UserError(f"{spec!r} is neither a cell id (`nox -s cells`) nor pins like tf=2.15.1,keras=3.8.0")
+    pins: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or not key or not value:
+            raise UserError(f"{spec!r}: {part!r} is not KEY=VERSION")
+        if key not in SPEC_KEYS and key not in PACKAGE_KEYS:
+            known = ", ".join(sorted({*SPEC_KEYS, *PACKAGE_KEYS}))
+            raise UserError(f"{spec!r}: unknown key {key!r} (known: {known})")
+        pins[key] = value
+    found = [c for c in matrix.cells if all(_matches(c, k, v) for k, v in pins.items())]
+    if not found:
+        raise UserError(f"no cell has {spec}; add one to the cells file or pick one from `nox -s cells`")
+    if len(found) > 1:
+        # The cell a plain `pip install` of those pins gives: default cells, default Python, role tf-default.
+        preferred = [c for c in found if c.default and "tf-default" in c.roles] or [c for c in found if c.default]
+        if len(preferred) == 1:
+            return preferred[0]
+        raise UserError(f"{spec} names {len(found)} cells ({', '.join(c.id for c in found)}); add pins or give an id")
+    return found[0]

@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-import harness
 from harness import latency_report
 from harness.cells import Cell, Matrix
 from harness.scenarios import Scenario
+from harness.store import is_stale
 
 FLAVOR_ORDER = {"keras2": 0, "tf_keras": 1, "keras3": 2}
 BACKEND_ORDER = {"tensorflow": 0, "jax": 1, "torch": 2}
@@ -86,15 +86,6 @@ class Entry:
         if self.status in ("ok", "stale", "not run", "skip"):
             return self.status
         return f"{MARKS[self.status]} {self.stage}" if self.stage else MARKS[self.status]
-
-
-def is_stale(row: dict[str, Any], cell: Cell, scen: Scenario) -> bool:
-    """A row measured by other code, another scenario or other pins does not speak for the current ones."""
-    return bool(
-        row["scenario_hash"] != scen.hash
-        or row["cell_hash"] != cell.hash
-        or row["harness_version"] != harness.__version__
-    )
 
 
 def _current(row: dict[str, Any], cell: Cell, scen: Scenario) -> bool:
@@ -297,6 +288,33 @@ def scenario_section(
     return out
 
 
+def crossload_section(scen: Scenario, grid: dict[tuple[str, str], Entry]) -> list[str]:
+    """One N x N table per format and mask value: rows = the cell that saved, columns = the cell that loaded."""
+    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    out.append(
+        "Each cell of the set saves the model; every cell then loads every saved file with Keras' safe mode on "
+        "and predicts; `ok` means the outputs equal the saving cell's own (within the tolerance). "
+        "`skip (source …)`: the saving cell could not produce that file."
+    )
+    cells = list(scen.cells)
+    combos = list(dict.fromkeys((c.params["format"], c.params["mask_value"]) for c in scen.cases()))
+    for fmt, mask in combos:
+        table = []
+        for source in cells:
+            line = {"saved by ↓, loaded by →": f"`{source}`"}
+            for loader in cells:
+                e = grid.get((loader, f"{scen.id}/{mask}:{fmt}:{source}"))
+                if e is None:
+                    line[f"`{loader}`"] = "—"
+                elif e.status == "skip" and e.row is not None:
+                    line[f"`{loader}`"] = f"skip ({e.row['failed_stage']})"
+                else:
+                    line[f"`{loader}`"] = e.text
+            table.append(line)
+        out += ["", f"Format `{fmt}`, mask_value `{mask}`:", "", str(pd.DataFrame(table).to_markdown(index=False))]
+    return [*out, ""]
+
+
 def render_machine(
     machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], plots: Path, root: Path
 ) -> str:
@@ -316,6 +334,8 @@ def render_machine(
         if scen.timed:
             ordered = sorted(matrix.cells, key=cell_order)
             out += latency_report.section(rows, scen, matrix, ordered, _current, plots, root, machine_id)
+        elif scen.runner == "crossload":
+            out += crossload_section(scen, grid)
         else:
             out += scenario_section(scen, grid, matrix, plots / f"{scen.id}-{machine_id}.png", root, machine_id)
     out += ["### Cells", ""]

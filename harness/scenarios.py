@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import builders, latency
+from harness import builders, crossload, latency
 from harness.errors import UserError
 
 TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells", "bench"}
 # The code whose behaviour a row records: a change to it makes stored rows stale.
 MEASURED_SOURCES = ("builders.py", "worker.py", "compat.py", "repair.py")
 TIMED_SOURCES = ("latency.py", "floors.py", "worker.py", "refloop.py")
+CROSS_SOURCES = ("crossload.py", "worker.py")
+RUNNERS = ("worker", "bench", "crossload")  # who runs a scenario: `harness run`, `harness bench`, `harness crossload`
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,12 @@ class BuilderSpec:
     required: tuple[str, ...]
     model_keys: dict[str, type | tuple[type, ...]]
     sources: tuple[str, ...]
-    timed: bool = False
+    runner: str = "worker"
+
+    @property
+    def timed(self) -> bool:
+        """Whether the scenario is timed (`harness bench`) rather than checked."""
+        return self.runner == "bench"
 
 
 SPECS: dict[str, BuilderSpec] = {
@@ -38,7 +45,10 @@ SPECS: dict[str, BuilderSpec] = {
         )
         for name in builders.BUILDERS
     },
-    "latency": BuilderSpec(latency.PARAM_IDS, latency.REQUIRED_PARAMS, latency.MODEL_KEYS, TIMED_SOURCES, timed=True),
+    "latency": BuilderSpec(latency.PARAM_IDS, latency.REQUIRED_PARAMS, latency.MODEL_KEYS, TIMED_SOURCES, "bench"),
+    "crossload": BuilderSpec(
+        crossload.PARAM_IDS, crossload.REQUIRED_PARAMS, crossload.MODEL_KEYS, CROSS_SOURCES, "crossload"
+    ),
 }
 
 
@@ -70,6 +80,11 @@ class Scenario:
     def timed(self) -> bool:
         """Whether this is a latency scenario (run by `harness bench`, not by `harness run`)."""
         return SPECS[self.builder].timed
+
+    @property
+    def runner(self) -> str:
+        """`worker` (cases checked by `harness run`), `bench` (timed) or `crossload` (cell pairs)."""
+        return SPECS[self.builder].runner
 
     def cases(self) -> list[Case]:
         """The union of the declared cross-products, in declared order, with stable ids."""
@@ -156,6 +171,10 @@ def parse(path: Path) -> Scenario:
             if not isinstance(ids, list) or not ids:
                 raise bad(f"params.{name}", "must be a non-empty list of ids")
             for value in ids:
+                if known[name] == ("*",):
+                    if not isinstance(value, str) or not value:
+                        raise bad(f"params.{name}", f"has an empty or non-string id {value!r}")
+                    continue
                 if value not in known[name]:
                     raise bad(f"params.{name}", f"has unknown id {value!r} (known: {list(known[name])})")
         for name in spec.required:
@@ -165,6 +184,10 @@ def parse(path: Path) -> Scenario:
     cells = data.get("cells", [])
     if not isinstance(cells, list) or not all(isinstance(c, str) for c in cells):
         raise bad("cells", "must be a list of cell ids or tags")
+    if spec.runner == "crossload":
+        saved_by = {v for g in groups for v in g.get("saved_by", [])}
+        if not cells or saved_by != set(cells):
+            raise bad("params.saved_by", f"must list exactly the scenario's cells {cells}, got {sorted(saved_by)}")
     return Scenario(
         id=data["id"],
         title=data.get("title", data["id"]),

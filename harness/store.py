@@ -76,6 +76,15 @@ def upsert(path: Path, new: list[dict[str, Any]], order: list[tuple[str, str]]) 
     write_rows(path, [r for r in old if _key(r) not in fresh_keys] + new, order)
 
 
+def is_stale(row: dict[str, Any], cell: Any, scen: Any) -> bool:
+    """A row measured by other code, another scenario or other pins does not speak for the current ones."""
+    from harness import __version__
+
+    return bool(
+        row["scenario_hash"] != scen.hash or row["cell_hash"] != cell.hash or row["harness_version"] != __version__
+    )
+
+
 def stale_cases(
     path: Path, cases: list[tuple[str, str]], hashes: dict[str, str], cell_hash: str, harness_version: str
 ) -> list[tuple[str, str]]:

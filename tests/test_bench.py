@@ -51,6 +51,11 @@ def test_bench_stores_samples_statistics_and_reuses_them(cell_python: Callable[[
         assert lat["q1_s"] <= lat["median_s"] <= lat["q3_s"] and 0 < lat["median_s"] < 5
         assert row["threads"]["OMP_NUM_THREADS"] == "1" and len(row["threads"]["cpus"]) == 1
         assert len(row["reference_s"]) == 2
+        # every sample has the in-process reference runs around it, and the ratio statistics from them
+        vs = lat["vs_ref"]
+        assert [len(r) for r in vs["ref_s"]] == [len(s) for s in lat["samples_s"]]
+        assert all(0 < r < 1 for proc in vs["ref_s"] for r in proc)
+        assert len(vs["process_medians"]) == 2 and vs["ci95"][0] <= vs["median"] <= vs["ci95"][1]
     # the floor and the reloaded model reproduce the masked Keras model
     assert rows["lstm:floor:direct"]["max_abs_diff"] < 1e-5
     assert rows["lstm:reloaded:predict_on_batch"]["max_abs_diff"] < 1e-6

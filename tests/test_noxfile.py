@@ -89,3 +89,22 @@ def test_bad_session_arguments_abort_with_one_line(argv: list[str], message: str
     assert proc.returncode != 0
     assert f"aborted: {message}" in out and "Traceback" not in out
     assert not results.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-s", "triage"], "usage: nox -s triage -- FROM TO"),
+        (["-s", "triage", "--", "tf=2.99.0", "tf=2.21.0"], "no cell has tf=2.99.0"),
+        (["-s", "triage", "--", "tf2.15.1", "--no-latency"], "usage: nox -s triage -- FROM TO"),
+    ],
+)
+def test_bad_triage_arguments_exit_2(argv: list[str], message: str, tmp_path: Path) -> None:
+    """Triage gates CI: bad input is exit code 2 (a regression is 1), even through nox."""
+    nox = shutil.which("nox") or pytest.skip("nox is not installed")
+    results = tmp_path / "results"
+    env = {**os.environ, "MASKCOMPAT_RESULTS": str(results)}
+    proc = subprocess.run([nox, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert f"error: {message}" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+    assert not results.exists()

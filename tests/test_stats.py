@@ -39,3 +39,41 @@ def test_a_single_value_has_no_interval() -> None:
 def test_no_samples_is_an_error() -> None:
     with pytest.raises(ValueError):
         stats.summarise([[]], loops=1)
+
+
+def test_normalising_by_the_reference_cancels_a_slow_process() -> None:
+    # Process 2 runs 1.5x slower throughout; the reference timed around its samples slows alike.
+    samples = [[0.020, 0.021, 0.020, 0.019], [0.030, 0.0315, 0.030, 0.0285]]
+    refs = [[0.010, 0.010, 0.010, 0.010], [0.015, 0.015, 0.015, 0.015]]
+    n = stats.normalised(samples, refs)
+    assert n["process_medians"] == pytest.approx([2.0, 2.0])
+    assert n["median"] == pytest.approx(2.0)
+    low, high = n["ci95"]
+    assert low <= n["median"] <= high
+    assert n["ref_median_s"] == pytest.approx(0.0125)
+    # ... which the plain statistics cannot do.
+    assert "process medians differ by 50%" in stats.summarise(samples, loops=1)["warnings"]
+
+
+def _row(cell: str, python: str, ratio: float, refs: list[list[float]]) -> dict[str, object]:
+    return {
+        "cell_id": cell,
+        "python": python,
+        "device": "cpu",
+        "machine": {"id": "m"},
+        "latency": {"vs_ref": {"median": ratio, "ref_s": refs}},
+    }
+
+
+def test_reference_speed_is_the_fastest_process_per_interpreter() -> None:
+    rows = [
+        _row("a", "3.11.9", 2.0, [[0.010, 0.011], [0.007, 0.007]]),
+        _row("b", "3.11.4", 3.0, [[0.012, 0.012]]),
+        _row("c", "3.12.1", 2.0, [[0.009, 0.009]]),
+        {"cell_id": "d", "python": "3.11.9", "device": "cpu", "machine": {"id": "m"}, "latency": {"median_s": 1.0}},
+    ]
+    speeds = stats.reference_speeds(rows)
+    assert speeds == {("m", "cpu", "3.11"): pytest.approx(0.007), ("m", "cpu", "3.12"): pytest.approx(0.009)}
+    assert stats.corrected_s(rows[1], speeds) == pytest.approx(0.021)
+    assert stats.corrected_s(rows[2], speeds) == pytest.approx(0.018)
+    assert stats.corrected_s(rows[3], speeds) is None  # timed before the reference existed

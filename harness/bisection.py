@@ -1,0 +1,248 @@
+"""Bisect a release axis: the first Keras (or TensorFlow) release at which one case's outcome changes.
+
+The releases come from the package index (`pip index versions`, or `--releases` given by hand), final
+releases only, within `--from`/`--to`, and only those the base cell's rules admit. Each probe is the base
+cell with that one release swapped in. A probe whose pins equal a matrix cell reuses that cell's current
+row ("from data"); a probe stored by an earlier bisect is reused too; anything else is installed with uv
+into `.cache/bisect/<id>` and run like any cell, its row stored under the bisect results folder. Binary
+search over the ordered releases needs about log2(n) probes beyond the two ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from harness import __version__, store
+from harness.cells import Cell, Matrix, rule_violation
+from harness.errors import UserError
+from harness.scenarios import Case, Scenario
+from harness.store import is_stale
+
+AXES = {"keras": "keras", "tensorflow": "tensorflow-cpu"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def index_versions(package: str) -> list[str]:
+    """Every version of the package on the index, as `pip index versions` lists them (needs the network)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", package], capture_output=True, text=True, timeout=120
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("Available versions:"):
+            return [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
+    detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    raise UserError(f"could not list the releases of {package} ({detail}); give them with --releases")
+
+
+def probe_cell(base: Cell, axis: str, version: str, matrix: Matrix) -> Cell:
+    """The base cell with one release swapped in; a matrix cell with the same pins is used as it is."""
+    cell = dataclasses.replace(
+        base,
+        id="",
+        roles=("bisect",),
+        default=False,
+        keras=version if axis == "keras" else base.keras,
+        tensorflow=version if axis == "tensorflow" else base.tensorflow,
+    )
+    for known in matrix.cells:
+        if known.hash == cell.hash:
+            return known
+    tag = f"py{cell.python}-tf{cell.tensorflow}-keras{cell.keras}" + (
+        f"-{cell.backend}" if cell.backend != "tensorflow" else ""
+    )
+    return dataclasses.replace(cell, id=f"bisect-{tag}")
+
+
+def candidates(
+    base: Cell, axis: str, versions: list[str], low: str | None, high: str | None, rules: dict[str, Any], matrix: Matrix
+) -> tuple[list[tuple[str, Cell]], list[str]]:
+    """(release, probe cell) in release order, and the releases left out with the reason."""
+    from packaging.version import InvalidVersion, Version
+
+    out, skipped = [], []
+    for raw in versions:
+        try:
+            v = Version(raw)
+        except InvalidVersion:
+            continue
+        if v.is_prerelease or v.is_devrelease or (low and v < Version(low)) or (high and v > Version(high)):
+            continue
+        cell = probe_cell(base, axis, raw, matrix)
+        why = rule_violation(cell, rules)
+        if why:
+            skipped.append(f"{raw}: {why}")
+            continue
+        out.append((raw, cell))
+    out.sort(key=lambda item: Version(item[0]))
+    return out, skipped
+
+
+@dataclasses.dataclass
+class Probe:
+    """One release's evidence: the row, and whether it came from data or from an install made now."""
+
+    release: str
+    cell: Cell
+    row: dict[str, Any]
+    source: str
+
+    @property
+    def outcome(self) -> str:
+        """What the bisect compares: outcome and failing stage."""
+        return "ok" if self.row["outcome"] == "ok" else f"{self.row['outcome']} at {self.row['failed_stage']}"
+
+
+class Prober:
+    """Finds or makes the row of one case for a probe cell."""
+
+    def __init__(
+        self, scen: Scenario, case: Case, results: Path, store_at: Path, machine: dict[str, Any], progress: Any
+    ) -> None:
+        self.scen, self.case = scen, case
+        self.results, self.store_at = results, store_at
+        self.machine, self.progress = machine, progress
+        self.installs = 0
+
+    def _stored(self, folder: Path, cell: Cell) -> dict[str, Any] | None:
+        path = store.cell_path(folder, self.machine["id"], cell.id)
+        if not path.exists():
+            return None
+        for row in store.read_file(path):
+            if (row["scenario"], row["case_id"]) == (self.scen.id, self.case.case_id):
+                return None if is_stale(row, cell, self.scen) else row
+        return None
+
+    def probe(self, release: str, cell: Cell) -> Probe:
+        """The case's row in this cell: stored data when current, else install and run it now."""
+        for folder, source in ((self.results, "data"), (self.store_at, "earlier bisect")):
+            row = self._stored(folder, cell)
+            if row is not None:
+                self.progress.line(f"{release}: {cell.id} from {source}")
+                return Probe(release, cell, row, source)
+        self.progress.line(f"{release}: installing {' '.join(cell.pins)} (python {cell.python})")
+        python = install(cell)
+        self.installs += 1
+        from harness.__main__ import run_cell  # the same path `harness run` takes
+
+        run_cell(
+            cell,
+            [self.scen],
+            [f"{self.scen.id}/{self.case.case_id}"],
+            self.store_at,
+            self.machine,
+            str(python),
+            self.progress,
+            jobs=1,
+            invoked="python -m harness bisect",
+            pins=cell.pins,
+        )
+        row = self._stored(self.store_at, cell)
+        if row is None:
+            raise UserError(f"{cell.id}: the run stored no current row for {self.case.case_id}")
+        return Probe(release, cell, row, "installed now")
+
+
+def install(cell: Cell) -> Path:
+    """A uv environment with the cell's pins, kept in .cache/bisect/<id> (a repeat install is instant)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise UserError("bisect installs releases with uv: `pip install uv`")
+    venv = ROOT / ".cache" / "bisect" / cell.id
+    python = venv / "bin" / "python"
+    env = dict(os.environ)
+    if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
+        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
+    if not python.exists():
+        subprocess.run([uv, "venv", "-q", "-p", cell.python, str(venv)], check=True, env=env)
+    proc = subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python), *cell.pins], capture_output=True, text=True, env=env
+    )
+    if proc.returncode != 0:
+        # The run records it as an `install` row: a release that does not install is a finding too.
+        (venv / "install.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    return python
+
+
+def search(releases: list[tuple[str, Cell]], prober: Prober) -> tuple[list[Probe], tuple[Probe, Probe] | None]:
+    """Binary search for the first release whose outcome differs from the oldest one's."""
+    probes: dict[int, Probe] = {}
+
+    def at(i: int) -> Probe:
+        if i not in probes:
+            probes[i] = prober.probe(*releases[i])
+        return probes[i]
+
+    lo, hi = 0, len(releases) - 1
+    if at(lo).outcome == at(hi).outcome:
+        return [probes[i] for i in sorted(probes)], None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if at(mid).outcome == at(lo).outcome:
+            lo = mid
+        else:
+            hi = mid
+    return [probes[i] for i in sorted(probes)], (probes[lo], probes[hi])
+
+
+def _evidence(p: Probe) -> str:
+    r = p.row
+    msg = " ".join(str(r.get("error_message") or "").split())
+    msg = (msg[:200] + "…") if len(msg) > 200 else msg
+    detail = f" — {r.get('error_type')}: {msg}" if r["outcome"] != "ok" else ""
+    return f"`{p.cell.id}` ({p.source}, {r['started_at']}): **{p.outcome}**{detail}"
+
+
+def render(
+    case: Case,
+    axis: str,
+    base: Cell,
+    releases: list[tuple[str, Cell]],
+    skipped: list[str],
+    probes: list[Probe],
+    boundary: tuple[Probe, Probe] | None,
+    installs: int,
+    machine_id: str,
+    command: str,
+) -> str:
+    """The bisect as markdown: the boundary with both sides' evidence, then every probe."""
+    lines = [
+        f"# Bisect `{case.scenario}/{case.case_id}` over {axis}",
+        "",
+        f"`{command}` on `{machine_id}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, harness {__version__}.",
+        f"Base: {base.summary}; {len(releases)} {axis} releases from {releases[0][0]} to {releases[-1][0]}; "
+        f"{len(probes)} probed, {installs} installed now, the rest from stored rows.",
+        "",
+    ]
+    if boundary is None:
+        lines += [
+            f"**No change**: {releases[0][0]} and {releases[-1][0]} give the same outcome ({probes[0].outcome}).",
+            "",
+        ]
+    else:
+        before, after = boundary
+        lines += [
+            f"**First {axis} release with the new outcome: {after.release}** "
+            f"({before.outcome} up to {before.release}, {after.outcome} from {after.release}).",
+            "",
+            f"- last before: {_evidence(before)}",
+            f"- first after: {_evidence(after)}",
+            "",
+        ]
+    lines += ["Probes in release order:", ""]
+    lines += [f"- {p.release}: {_evidence(p)}" for p in probes]
+    if skipped:
+        lines += ["", f"Left out by the release rules: {'; '.join(skipped)}."]
+    return "\n".join(lines) + "\n"
+
+
+def rules_of(cells_file: Path) -> dict[str, Any]:
+    """The [rules] table of the cells file (already validated by `cells.load`)."""
+    return dict(tomllib.loads(cells_file.read_text(encoding="utf-8")).get("rules", {}))
