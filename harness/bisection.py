@@ -4,15 +4,13 @@ The releases come from the package index (`pip index versions`, or `--releases` 
 releases only, within `--from`/`--to`, and only those the base cell's rules admit. Each probe is the base
 cell with that one release swapped in. A probe whose pins equal a matrix cell reuses that cell's current
 row ("from data"); a probe stored by an earlier bisect is reused too; anything else is installed with uv
-into `.cache/bisect/<id>` and run like any cell, its row stored under the bisect results folder. Binary
+into `.cache/envs/<id>` and run like any cell, its row stored under the bisect results folder. Binary
 search over the ordered releases needs about log2(n) probes beyond the two ends.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, store
+from harness import __version__, envs, store
 from harness.cells import Cell, Matrix, rule_violation
 from harness.errors import UserError
 from harness.scenarios import Case, Scenario
@@ -128,7 +126,7 @@ class Prober:
                 self.progress.line(f"{release}: {cell.id} from {source}")
                 return Probe(release, cell, row, source)
         self.progress.line(f"{release}: installing {' '.join(cell.pins)} (python {cell.python})")
-        python = install(cell)
+        python = envs.install(cell)
         self.installs += 1
         from harness.__main__ import run_cell  # the same path `harness run` takes
 
@@ -148,27 +146,6 @@ class Prober:
         if row is None:
             raise UserError(f"{cell.id}: the run stored no current row for {self.case.case_id}")
         return Probe(release, cell, row, "installed now")
-
-
-def install(cell: Cell) -> Path:
-    """A uv environment with the cell's pins, kept in .cache/bisect/<id> (a repeat install is instant)."""
-    uv = shutil.which("uv")
-    if uv is None:
-        raise UserError("bisect installs releases with uv: `pip install uv`")
-    venv = ROOT / ".cache" / "bisect" / cell.id
-    python = venv / "bin" / "python"
-    env = dict(os.environ)
-    if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
-        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
-    if not python.exists():
-        subprocess.run([uv, "venv", "-q", "-p", cell.python, str(venv)], check=True, env=env)
-    proc = subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(python), *cell.pins], capture_output=True, text=True, env=env
-    )
-    if proc.returncode != 0:
-        # The run records it as an `install` row: a release that does not install is a finding too.
-        (venv / "install.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
-    return python
 
 
 def search(releases: list[tuple[str, Cell]], prober: Prober) -> tuple[list[Probe], tuple[Probe, Probe] | None]:

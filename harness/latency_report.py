@@ -192,6 +192,13 @@ def section(
             f"{min(refs) * 1e3:.1f} to {max(refs) * 1e3:.1f} ms (max/min {max(refs) / min(refs):.2f}) over these "
             "rows; rounds interleave cells so such drift falls on all of them alike.",
         ]
+    steals = [v for r in rows if r["scenario"] == scen.id for v in r.get("steal_fraction") or [] if v is not None]
+    if steals:
+        out += [
+            "",
+            f"CPU steal (`/proc/stat`) during the timing processes: at most {max(steals):.1%} of the machine's CPU "
+            "time, so the slow phases are not time the hypervisor reports as taken.",
+        ]
     missing = [c.id for c in timed if c.id not in set(df["cell"])]
     if missing:
         out += ["", f"Not timed (no current row): {', '.join(f'`{m}`' for m in missing)}."]

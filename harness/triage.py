@@ -95,18 +95,22 @@ class Paired:
     python: tuple[str, str]
 
 
-def _process_values(target: Any) -> tuple[list[dict[str, float]], list[float]]:
-    """Per process: case -> median of sample / reference; and the process's reference median (seconds)."""
+def _process_values(target: Any, rounds: int) -> tuple[dict[int, dict[str, float]], list[float]]:
+    """Per round: case -> median of sample / reference; and each process's reference median (seconds).
+
+    A lost process adds no samples, so the stored lists skip its round; the lost rounds put them back in place.
+    """
     import numpy as np
 
-    n = max((len(v) for v in target.samples.values()), default=0)
-    per: list[dict[str, float]] = [{} for _ in range(n)]
-    speed: list[float] = [math.inf] * n
+    lost = {x["round"] for x in target.lost}
+    done = [r for r in range(1, rounds + 1) if r not in lost]
+    per: dict[int, dict[str, float]] = {r: {} for r in done}
+    speed: list[float] = []
     for cid, procs in target.samples.items():
-        for i, (s, r) in enumerate(zip(procs, target.refs.get(cid, []), strict=False)):
-            if s and len(r) == len(s):
-                per[i][cid] = float(np.median(np.asarray(s) / np.asarray(r)))
-                speed[i] = min(speed[i], float(np.median(r)))
+        for r, s, ref in zip(done, procs, target.refs.get(cid, []), strict=False):
+            if s and len(ref) == len(s):
+                per[r][cid] = float(np.median(np.asarray(s) / np.asarray(ref)))
+                speed.append(float(np.median(ref)))
     return per, speed
 
 
@@ -124,10 +128,10 @@ def measure_pairs(targets: tuple[Any, Any], scen: Scenario, rounds: int, progres
             steal = fingerprint.steal_fraction(ticks, fingerprint.cpu_ticks())
             target.steal.append(steal)
             state = "lost" if len(target.lost) > before else "ok"
-            stolen = f", {steal:.0%} CPU stolen" if steal else ""
+            stolen = f", {steal:.0%} CPU stolen" if steal and steal >= 0.005 else ""
             progress.line(f"round {r}/{rounds} {label:<4} {target.cell.id} ({time.time() - t0:.0f}s, {state}{stolen})")
-    pa, sa = _process_values(a)
-    pb, sb = _process_values(b)
+    pa, sa = _process_values(a, rounds)
+    pb, sb = _process_values(b, rounds)
     # Corrected values: ratio x that interpreter's fastest reference speed in this run (same Python: cancels).
     fast_a, fast_b = min(sa, default=math.inf), min(sb, default=math.inf)
     py_a, py_b = str(a.ready.get("python", "")), str(b.ready.get("python", ""))
@@ -136,10 +140,11 @@ def measure_pairs(targets: tuple[Any, Any], scen: Scenario, rounds: int, progres
     values: dict[str, list[tuple[float, float]]] = {}
     for case in a.cases:
         cid = case.case_id
-        pairs = [
-            (va[cid] * fast_a, vb[cid] * fast_b) for va, vb in zip(pa, pb, strict=False) if cid in va and cid in vb
+        values[cid] = [
+            (pa[r][cid] * fast_a, pb[r][cid] * fast_b)
+            for r in range(1, rounds + 1)
+            if cid in pa.get(r, {}) and cid in pb.get(r, {})
         ]
-        values[cid] = pairs
     lost = [f"FROM round {x['round']}: {x['outcome']}" for x in a.lost] + [
         f"TO round {x['round']}: {x['outcome']}" for x in b.lost
     ]

@@ -1,0 +1,36 @@
+"""Environments the harness installs itself (bisect probes, triage of a cell nox has not installed here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.cells import Cell
+from harness.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def install(cell: Cell, root: Path = ROOT / ".cache" / "envs") -> Path:
+    """A uv environment with the cell's pins in `root/<id>` (a repeat install is instant); its python.
+
+    A failed install leaves `install.log` there; the run then records `install` rows, as for a matrix cell.
+    """
+    uv = shutil.which("uv")
+    if uv is None:
+        raise UserError("installing a cell needs uv: `pip install uv`")
+    venv = root / cell.id
+    python = venv / "bin" / "python"
+    env = dict(os.environ)
+    if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
+        env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]  # local wheel folders, e.g. the torch CPU build
+    if not python.exists():
+        subprocess.run([uv, "venv", "-q", "-p", cell.python, str(venv)], check=True, env=env)
+    proc = subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python), *cell.pins], capture_output=True, text=True, env=env
+    )
+    if proc.returncode != 0:
+        (venv / "install.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    return python
