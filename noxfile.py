@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import __version__, fingerprint, scenarios, store  # noqa: E402
 from harness import cells as cells_mod  # noqa: E402
+from harness import envs as envs_mod  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 
 PY = "3.11"
@@ -264,12 +265,19 @@ def triage(session: nox.Session) -> None:
         _bad_input(str(exc))
     latency = "--no-latency" not in rest
     args = argparse.Namespace(case=None, fresh=False, device="cpu")
+    pythons: dict[str, str] = {}
     for cell in dict.fromkeys(pair):
-        if _stale(cell, args) or (latency and _cell_env(cell) is None):
-            print(f"[triage] {cell.id}: no current rows or environment here; running it first", flush=True)
+        if _stale(cell, args):
+            print(f"[triage] {cell.id}: no current rows here; running the cell first", flush=True)
             session.run("nox", "-s", f"matrix({cell.id})", external=True)
+        found = _cell_env(cell)
+        if latency and found is None:
+            print(f"[triage] {cell.id}: installing its pins for the timing (.cache/envs)", flush=True)
+            found = str(envs_mod.install(cell))
+        if found:
+            pythons[cell.id] = found
     session.install("-r", "requirements/report.txt", "-r", "requirements/bench.txt")
-    envs = [f"--env={c.id}={_cell_env(c)}" for c in pair if _cell_env(c)]
+    envs = [f"--env={cid}={python}" for cid, python in pythons.items()]
     invoked = "nox " + " ".join(sys.argv[1:])
     argv = [str(Path(session.bin) / "python"), "-m", "harness", "triage", *WHERE, source, target, *envs]
     code = subprocess.call([*argv, "--invoked-by", invoked, *rest], env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -197,7 +197,7 @@ def section(
         out += [
             "",
             f"CPU steal (`/proc/stat`) during the timing processes: at most {max(steals):.1%} of the machine's CPU "
-            "time, so the slow phases are not time the hypervisor reports as taken.",
+            "time" + (", so slow phases are not time the hypervisor reports as taken." if max(steals) < 0.02 else "."),
         ]
     missing = [c.id for c in timed if c.id not in set(df["cell"])]
     if missing:
