@@ -153,7 +153,23 @@ def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_pa
     assert not any(tmp_path.iterdir()), "nothing written"
 
 
-@pytest.mark.parametrize("command", ["run", "bench", "inplace", "spread", "report", "repair", "cells"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "run",
+        "bench",
+        "inplace",
+        "spread",
+        "report",
+        "repair",
+        "cells",
+        "triage",
+        "bisect",
+        "crossload",
+        "merge",
+        "ci-matrix",
+    ],
+)
 def test_every_command_has_help(command: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness", command, "--help"],
@@ -162,3 +178,19 @@ def test_every_command_has_help(command: str) -> None:
         text=True,
     )
     assert proc.returncode == 0 and "usage: python -m harness" in proc.stdout
+
+
+def test_cases_run_without_any_network(cell_python: CellPython, tmp_path: Path) -> None:
+    """Only installs need the network: a cell's cases run in a network namespace with no interface but lo."""
+    python = cell_python("tf2.21.0-keras3.15.1")
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this machine does not allow a private network namespace (unshare -rn)")
+    argv = [
+        "unshare", "-rn", str(python), "-m", "harness", "run", "--cell", "tf2.21.0-keras3.15.1",
+        "--results", str(tmp_path), "--case", "masking-lstm/*.keras", "--case", "workarounds/repair:*",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for f in tmp_path.glob("*/*.jsonl") for line in f.read_text().splitlines()]
+    assert len(rows) == 8 and all(r["failed_stage"] not in ("install", "import") for r in rows)
+    assert sum(r["outcome"] == "ok" for r in rows) >= 5
