@@ -109,10 +109,11 @@ def _python_minor(version: str) -> str:
 
 
 def reference_speeds(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
-    """(machine, device, Python minor) -> the reference's fast-state seconds: the lowest process median.
+    """(machine, device, Python minor) -> the reference's fast-state seconds in these rows.
 
-    Every case of a timing process is bracketed by the same reference runs, so a process's reference
-    median is taken over all its cases' `ref_s`.
+    Every case of a timing process is bracketed by the same reference runs, so each process has one
+    reference median (over all its cases' `ref_s`); the fast state is the 10th percentile of those
+    process medians (with few processes, close to the fastest), not the single fastest run.
     """
     import numpy as np
 
@@ -124,12 +125,11 @@ def reference_speeds(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], f
         for i, refs in enumerate(vs.get("ref_s") or []):
             key = (row["machine"]["id"], row["device"], _python_minor(row["python"]), row["cell_id"], i)
             per_process.setdefault(key, []).extend(refs)
-    speeds: dict[tuple[str, str, str], float] = {}
+    medians: dict[tuple[str, str, str], list[float]] = {}
     for (machine, device, py, _, _), refs in per_process.items():
         if refs:
-            med = float(np.median(refs))
-            speeds[(machine, device, py)] = min(med, speeds.get((machine, device, py), med))
-    return speeds
+            medians.setdefault((machine, device, py), []).append(float(np.median(refs)))
+    return {key: float(np.percentile(values, 10)) for key, values in medians.items()}
 
 
 def corrected_s(row: dict[str, Any], speeds: dict[tuple[str, str, str], float], field: str = "median") -> float | None:
