@@ -77,8 +77,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, help="also write the markdown here")
     sp.add_argument(
         "--statistic",
-        default="corrected_s",
-        help="corrected_s (default: median over the in-process reference, in seconds), median_s, q1_s, min_s or mean_s",
+        default="ratio",
+        help="ratio (default: median of sample / in-process reference), corrected_s (the same in seconds), "
+        "median_s, q1_s, min_s or mean_s",
     )
 
     tr = sub.add_parser(
@@ -390,7 +391,7 @@ def cmd_spread(args: argparse.Namespace) -> int:
 
     first = compare.medians(args.first, args.scenario, args.statistic)
     table = compare.spread(first, compare.medians(args.second, args.scenario, args.statistic))
-    text = compare.render(table, compare.summary(table))
+    text = compare.render(table, compare.summary(table), args.statistic)
     print(text, end="")
     if args.out:
         args.out.write_text(text, encoding="utf-8")

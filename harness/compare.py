@@ -10,13 +10,14 @@ import pandas as pd
 from harness import stats, store
 from harness.errors import UserError
 
-STATISTICS = ("corrected_s", "median_s", "q1_s", "min_s", "mean_s")
+STATISTICS = ("ratio", "corrected_s", "median_s", "q1_s", "min_s", "mean_s")
 
 
 def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.DataFrame:
     """(machine, device, cell, case) -> the statistic (default: median) of every complete latency row.
 
-    `corrected_s`: the median of sample / in-process reference, in seconds at the reference's fast speed.
+    `ratio`: the median of sample / in-process reference (unitless: what moves least between runs);
+    `corrected_s`: the same in seconds at the rows' fast-state reference speed (which each run estimates).
     """
     if statistic not in STATISTICS:
         raise UserError(f"statistic {statistic!r} is not one of {list(STATISTICS)}")
@@ -30,16 +31,29 @@ def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.Dat
             "device": r["device"],
             "cell": r["cell_id"],
             "case": r["case_id"],
-            "median_s": stats.corrected_s(r, speeds) if statistic == "corrected_s" else r["latency"][statistic],
+            "median_s": _value(r, statistic, speeds),
             "hash": r["scenario_hash"],
         }
         for r in rows
     ]
     records = [r for r in records if r["median_s"] is not None]
     if not records:
-        hint = " timed with the in-process reference (use --statistic median_s)" if statistic == "corrected_s" else ""
+        hint = (
+            " timed with the in-process reference (use --statistic median_s)"
+            if statistic in ("ratio", "corrected_s")
+            else ""
+        )
         raise UserError(f"{results}: no complete rows of scenario {scenario!r}{hint}")
     return pd.DataFrame(records).set_index(["machine", "device", "cell", "case"])
+
+
+def _value(row: dict[str, Any], statistic: str, speeds: dict[tuple[str, str, str], float]) -> float | None:
+    if statistic == "corrected_s":
+        return stats.corrected_s(row, speeds)
+    if statistic == "ratio":
+        vs = row["latency"].get("vs_ref")
+        return float(vs["median"]) if vs else None
+    return float(row["latency"][statistic])
 
 
 def spread(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -67,7 +81,7 @@ def summary(table: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def render(table: pd.DataFrame, stats: dict[str, Any]) -> str:
+def render(table: pd.DataFrame, stats: dict[str, Any], statistic: str = "median_s") -> str:
     """Markdown: the summary line, then per case the median |change| across cells, then every row."""
     lines = [
         f"{stats['rows']} medians in both runs: |change| median {stats['median_abs_change']:.1%}, "
@@ -79,8 +93,11 @@ def render(table: pd.DataFrame, stats: dict[str, Any]) -> str:
     per_case.columns = ["median |change|", "max |change|"]
     lines += [str(per_case.map(lambda v: f"{v:.1%}").to_markdown()), ""]
     shown = table.reset_index()[["cell", "case", "median_s_a", "median_s_b", "change"]]
-    shown["median_s_a"] = (shown["median_s_a"] * 1e3).map(lambda v: f"{v:.3g} ms")
-    shown["median_s_b"] = (shown["median_s_b"] * 1e3).map(lambda v: f"{v:.3g} ms")
+    for col in ("median_s_a", "median_s_b"):
+        if statistic == "ratio":
+            shown[col] = shown[col].map(lambda v: f"{v:.3g} × ref")
+        else:
+            shown[col] = (shown[col] * 1e3).map(lambda v: f"{v:.3g} ms")
     shown["change"] = shown["change"].map(lambda v: f"{v:+.1%}")
     lines += [str(shown.to_markdown(index=False))]
     return "\n".join(lines) + "\n"

@@ -39,3 +39,21 @@ def test_runs_with_nothing_in_common_are_refused(tmp_path: Path, latency_rows: l
     b = compare.medians(_write(tmp_path / "b", other), "latency")
     with pytest.raises(UserError, match="share no"):
         compare.spread(a, b)
+
+
+def test_the_reference_ratio_is_compared_where_rows_have_it(tmp_path: Path, latency_rows: list[dict[str, Any]]) -> None:
+    with pytest.raises(UserError, match="timed with the in-process reference"):
+        compare.medians(_write(tmp_path / "old", latency_rows), "latency", "ratio")  # rows from before the reference
+    with_ref, moved = [], []
+    for r in latency_rows:
+        r2 = json.loads(json.dumps(r))
+        r2["latency"]["vs_ref"] = {"median": 3.0, "ref_s": [[0.007, 0.007]]}
+        with_ref.append(r2)
+        r3 = json.loads(json.dumps(r2))
+        r3["latency"]["vs_ref"]["median"] = 3.06
+        moved.append(r3)
+    a = compare.medians(_write(tmp_path / "a", with_ref), "latency", "ratio")
+    b = compare.medians(_write(tmp_path / "b", moved), "latency", "ratio")
+    table = compare.spread(a, b)
+    assert compare.summary(table)["median_abs_change"] == pytest.approx(0.02)
+    assert "3 × ref" in compare.render(table, compare.summary(table), "ratio")
