@@ -216,7 +216,15 @@ def render(
     lines += ["Probes in release order:", ""]
     lines += [f"- {p.release}: {_evidence(p)}" for p in probes]
     if skipped:
-        lines += ["", f"Left out by the release rules: {'; '.join(skipped)}."]
+        by_reason: dict[str, list[str]] = {}
+        for item in skipped:
+            release, _, why = item.partition(": ")
+            by_reason.setdefault(why.rsplit(", not ", 1)[0], []).append(release)
+        parts = [
+            f"{len(rels)} ({rels[0]}{f' … {rels[-1]}' if len(rels) > 1 else ''}): {why}"
+            for why, rels in by_reason.items()
+        ]
+        lines += ["", f"Left out by the release rules: {'; '.join(parts)}."]
     return "\n".join(lines) + "\n"
 
 

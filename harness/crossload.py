@@ -127,7 +127,8 @@ def load_all(stack: Any, sources: dict[str, str], tolerance: dict[str, float]) -
             if not entry.get("saved"):
                 out[cid] = {
                     "outcome": "skip",
-                    "failed_stage": f"source {entry.get('failed_stage')}",
+                    "failed_stage": "source",
+                    "source_stage": entry.get("failed_stage"),
                     "error_type": entry.get("error_type"),
                     "error_message": f"{source} could not {entry.get('failed_stage')} it: {entry.get('error_message')}",
                 }

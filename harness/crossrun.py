@@ -139,7 +139,8 @@ def _fields(
         lost = lost_sources[source]
         return {
             "outcome": "skip",
-            "failed_stage": f"source {lost['failed_stage']}",
+            "failed_stage": "source",
+            "source_stage": lost["failed_stage"],
             "error_type": lost.get("error_type"),
             "error_message": f"{source} did not save: {lost.get('error_message')}",
         }

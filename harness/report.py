@@ -294,7 +294,7 @@ def crossload_section(scen: Scenario, grid: dict[tuple[str, str], Entry]) -> lis
     out.append(
         "Each cell of the set saves the model; every cell then loads every saved file with Keras' safe mode on "
         "and predicts; `ok` means the outputs equal the saving cell's own (within the tolerance). "
-        "`skip (source …)`: the saving cell could not produce that file."
+        "`not saved`: the saving cell could not produce that file (the stage where it failed)."
     )
     cells = list(scen.cells)
     combos = list(dict.fromkeys((c.params["format"], c.params["mask_value"]) for c in scen.cases()))
@@ -307,7 +307,7 @@ def crossload_section(scen: Scenario, grid: dict[tuple[str, str], Entry]) -> lis
                 if e is None:
                     line[f"`{loader}`"] = "—"
                 elif e.status == "skip" and e.row is not None:
-                    line[f"`{loader}`"] = f"skip ({e.row['failed_stage']})"
+                    line[f"`{loader}`"] = f"not saved (✗ {e.row.get('source_stage')} in `{source}`)"
                 else:
                     line[f"`{loader}`"] = e.text
             table.append(line)

@@ -22,6 +22,7 @@ STAGES = (
     "equivalence",
     "masking_after_load",
     "latency",
+    "source",  # cross-load: the saving cell could not produce the file (`source_stage` says where)
 )
 
 REQUIRED: dict[str, type | tuple[type, ...]] = {
