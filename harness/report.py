@@ -372,7 +372,18 @@ def render_machine(
         out.append("   ```text")
         out += [f"   {line}" for line in s["example"][:600].splitlines()[:8]]
         out.append("   ```")
-    skips = sorted({(e.row["error_message"], cid) for (cid, _), e in grid.items() if e.status == "skip" and e.row})
+    paired = {sc.id for sc in scens if sc.runner == "crossload"}  # shown in their own tables, rerun together
+
+    def crossload(col: str) -> bool:
+        return col.split("/", 1)[0] in paired
+
+    skips = sorted(
+        {
+            (e.row["error_message"], cid)
+            for (cid, col), e in grid.items()
+            if e.status == "skip" and e.row and not crossload(col)
+        }
+    )
     if skips:
         out += ["", "### Skipped: routes that do not exist in a cell", ""]
         reasons: dict[str, list[str]] = {}
@@ -382,11 +393,16 @@ def render_machine(
             f"- {reason} ({', '.join(f'`{c}`' for c in sorted(set(cs)))})" for reason, cs in sorted(reasons.items())
         ]
     red = [(cid, col) for (cid, col), e in grid.items() if e.status not in ("ok", "stale", "not run", "skip")]
+    alone = [(c, k) for c, k in red if not crossload(k)]
     out += ["", "### Reproduce a red entry", ""]
     out.append(f"{len(red)} entries are not `ok`; each reruns alone with the command beside it.")
     out += ["", "<details><summary>commands</summary>", "", "```sh"]
     order = {c.id: cell_order(c) for c in matrix.cells}
-    out += [repro_command(c, k) for c, k in sorted(red, key=lambda x: (order[x[0]], x[1]))]
+    out += [repro_command(c, k) for c, k in sorted(alone, key=lambda x: (order[x[0]], x[1]))]
+    if len(alone) < len(red):
+        out.append(
+            f"nox -s crossload -- --fresh   # the {len(red) - len(alone)} cross-load entries (cells save, then load)"
+        )
     out += ["```", "", "</details>", ""]
     return "\n".join(out)
 

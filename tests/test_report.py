@@ -120,3 +120,22 @@ def test_rendering_is_deterministic(
     assert a == b
     for png in sorted((tmp_path / "a" / "plots").iterdir()):
         assert png.read_bytes() == (tmp_path / "b" / "plots" / png.name).read_bytes()
+
+
+def test_cross_load_rows_get_square_tables_and_one_rerun_command(
+    matrix: Matrix, scens: list[Scenario], tmp_path: Path
+) -> None:
+    from harness import store
+    from harness.store import is_stale
+
+    scen = next(s for s in scens if s.runner == "crossload")
+    cells = {c.id: c for c in matrix.cells}
+    committed = Path(__file__).resolve().parent.parent / "results"
+    rows = [
+        r for r in store.read_all(committed) if r["scenario"] == scen.id and not is_stale(r, cells[r["cell_id"]], scen)
+    ]
+    assert len(rows) == len(scen.cases()) * len(scen.cells)  # the committed run: every loader x case
+    text = render(rows, matrix, [scen], tmp_path)
+    assert text.count("| saved by ↓, loaded by →") == 4  # one table per format x mask value
+    assert "nox -s crossload -- --fresh   # the " in text and '--case "cross-load/' not in text
+    assert "### Skipped" not in text  # files a cell could not save are in the tables, not listed as skipped routes
