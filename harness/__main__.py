@@ -585,10 +585,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     )
     slug = f"{scen.id}-{case.case_id}".replace(":", "-").replace("/", "-")
     out = args.out or ROOT / "bisect" / f"{slug}--{args.axis}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    store.write_text(out, text)
     print(text)
     print(f"wrote {out}")
     return 0

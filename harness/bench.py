@@ -19,7 +19,17 @@ from typing import Any
 from harness import fingerprint, latency, stats, store
 from harness.cells import Cell
 from harness.scenarios import Case, Scenario
-from harness.supervisor import STARTUP_TIMEOUT_S, Progress, Worker, WorkerGone, WorkerHung, base_env, make_row
+from harness.supervisor import (
+    STARTUP_TIMEOUT_S,
+    Progress,
+    Worker,
+    WorkerGone,
+    WorkerHung,
+    base_env,
+    error_of,
+    lost_fields,
+    make_row,
+)
 
 
 @dataclass
@@ -79,7 +89,7 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
         msg = worker.receive(STARTUP_TIMEOUT_S)
         if msg["type"] == "import_error":
             target.ready = target.ready or msg
-            target.lost.append({"round": round_no, "outcome": "fail", "failed_stage": "import", **_error(msg)})
+            target.lost.append({"round": round_no, "outcome": "fail", "failed_stage": "import", **error_of(msg)})
             return
         target.ready = msg
         stage = "latency"
@@ -95,18 +105,9 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
         )
         answer = worker.receive(scen.timeout_s)
     except (WorkerGone, WorkerHung) as exc:
-        hung = isinstance(exc, WorkerHung)
         code = worker.close(kill=True)
         target.lost.append(
-            {
-                "round": round_no,
-                "outcome": "timeout" if hung else "crash",
-                "failed_stage": stage,
-                "error_type": "Timeout" if hung else "WorkerCrashed",
-                "error_message": f"no answer within {scen.timeout_s:g}s"
-                if hung
-                else f"timing process exited with code {code}: {worker.log_tail()}",
-            }
+            {"round": round_no, **lost_fields(exc, code, stage, scen.timeout_s, worker.log_tail(), "timing process")}
         )
         return
     finally:
@@ -120,10 +121,6 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
             target.loops.setdefault(cid, int(res["loops"]))
             target.samples.setdefault(cid, []).append([float(v) for v in res["samples"]])
             target.refs.setdefault(cid, []).append([float(v) for v in res.get("ref_s") or []])
-
-
-def _error(msg: dict[str, Any]) -> dict[str, Any]:
-    return {k: msg.get(k) for k in ("error_type", "error_message")}
 
 
 def rows_for(

@@ -18,7 +18,17 @@ from harness import store
 from harness.cells import Cell
 from harness.scenarios import Case, Scenario
 from harness.store import is_stale
-from harness.supervisor import STARTUP_TIMEOUT_S, Progress, Worker, WorkerGone, WorkerHung, base_env, make_row
+from harness.supervisor import (
+    STARTUP_TIMEOUT_S,
+    Progress,
+    Worker,
+    WorkerGone,
+    WorkerHung,
+    base_env,
+    error_of,
+    lost_fields,
+    make_row,
+)
 
 
 def stale(scen: Scenario, cells: dict[str, Cell], results: Path, machine_id: str) -> list[str]:
@@ -43,29 +53,16 @@ def _session(cell: Cell, python: str, tmp: Path, request: dict[str, Any], timeou
     try:
         ready = worker.receive(STARTUP_TIMEOUT_S)
         if ready["type"] == "import_error":
-            return {"ready": ready, "lost": {"outcome": "fail", "failed_stage": "import", **_error(ready)}}
+            return {"ready": ready, "lost": {"outcome": "fail", "failed_stage": "import", **error_of(ready)}}
         stage = request["mode"]
         worker.send(request)
         return {"ready": ready, "answer": worker.receive(timeout)}
     except (WorkerGone, WorkerHung) as exc:
-        hung = isinstance(exc, WorkerHung)
         code = worker.close(kill=True)
-        lost = {
-            "outcome": "timeout" if hung else "crash",
-            "failed_stage": stage,
-            "error_type": "Timeout" if hung else "WorkerCrashed",
-            "error_message": f"no answer within {timeout:g}s"
-            if hung
-            else f"exited with code {code}: {worker.log_tail()}",
-        }
-        return {"ready": {}, "lost": lost}
+        return {"ready": {}, "lost": lost_fields(exc, code, stage, timeout, worker.log_tail(), "cross-load process")}
     finally:
         if worker.proc.returncode is None:
             worker.close()
-
-
-def _error(msg: dict[str, Any]) -> dict[str, Any]:
-    return {k: msg.get(k) for k in ("error_type", "error_message")}
 
 
 def run(

@@ -69,6 +69,14 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any]], order: list[tuple[str
         raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """Replace a text file (a triage or bisect write-up) in one atomic step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def upsert(path: Path, new: list[dict[str, Any]], order: list[tuple[str, str]]) -> None:
     """Merge rows into the cell's file, replacing rows of the same (scenario, case)."""
     old = read_file(path) if path.exists() else []

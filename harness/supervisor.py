@@ -52,6 +52,24 @@ class WorkerHung(Exception):
     """The worker did not answer within the timeout."""
 
 
+def lost_fields(
+    exc: WorkerGone | WorkerHung, code: int | None, stage: str, timeout: float, log_tail: str, who: str
+) -> dict[str, Any]:
+    """The row fields of a child that died (`crash`) or did not answer in time (`timeout`)."""
+    hung = isinstance(exc, WorkerHung)
+    return {
+        "outcome": "timeout" if hung else "crash",
+        "failed_stage": stage,
+        "error_type": "Timeout" if hung else "WorkerCrashed",
+        "error_message": f"no answer within {timeout:g}s" if hung else f"{who} exited with code {code}: {log_tail}",
+    }
+
+
+def error_of(msg: dict[str, Any]) -> dict[str, Any]:
+    """The error fields of a child's `import_error` message."""
+    return {k: msg.get(k) for k in ("error_type", "error_message")}
+
+
 class Worker:
     """One child process in the cell's interpreter, answering case requests over a pipe."""
 

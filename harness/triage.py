@@ -278,11 +278,8 @@ def render(
 
 def save(path: Path, markdown: str, data: dict[str, Any]) -> None:
     """The markdown and, beside it, the paired values as JSON (atomic writes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for target, text in ((path, markdown), (path.with_suffix(".json"), json.dumps(data, indent=1, sort_keys=True))):
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+    store.write_text(path, markdown)
+    store.write_text(path.with_suffix(".json"), json.dumps(data, indent=1, sort_keys=True))
 
 
 def select_latency(scen: Scenario, patterns: list[str] | None) -> list[scenarios.Case]:

@@ -70,6 +70,14 @@ def test_a_cell_whose_pins_do_not_exist_becomes_install_rows(tmp_path: Path) -> 
     assert "✗ install" in (tmp_path / "report.md").read_text()
 
 
+def run_nox(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Nox with the given arguments, results pointed at an empty folder the session must not create."""
+    nox = shutil.which("nox") or pytest.skip("nox is not installed")
+    results = tmp_path / "results"
+    env = {**os.environ, "MASKCOMPAT_RESULTS": str(results)}
+    return subprocess.run([nox, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300), results
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -81,10 +89,7 @@ def test_a_cell_whose_pins_do_not_exist_becomes_install_rows(tmp_path: Path) -> 
 )
 def test_bad_session_arguments_abort_with_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
     """Each session refuses bad arguments before it installs or writes anything."""
-    nox = shutil.which("nox") or pytest.skip("nox is not installed")
-    results = tmp_path / "results"
-    env = {**os.environ, "MASKCOMPAT_RESULTS": str(results)}
-    proc = subprocess.run([nox, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc, results = run_nox(argv, tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert f"aborted: {message}" in out and "Traceback" not in out
@@ -101,10 +106,7 @@ def test_bad_session_arguments_abort_with_one_line(argv: list[str], message: str
 )
 def test_bad_triage_arguments_exit_2(argv: list[str], message: str, tmp_path: Path) -> None:
     """Triage gates CI: bad input is exit code 2 (a regression is 1), even through nox."""
-    nox = shutil.which("nox") or pytest.skip("nox is not installed")
-    results = tmp_path / "results"
-    env = {**os.environ, "MASKCOMPAT_RESULTS": str(results)}
-    proc = subprocess.run([nox, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc, results = run_nox(argv, tmp_path)
     assert proc.returncode == 2
     assert f"error: {message}" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
     assert not results.exists()
