@@ -322,14 +322,15 @@ def crossload(session: nox.Session) -> None:
 
 @nox.session(python=PY)
 def bisect(session: nox.Session) -> None:
-    """First release at which a case's outcome changes (-- CASE --axis keras|tensorflow [--base CELL] [--from V])."""
+    """First release at which a case's outcome (a latency case: its timing) changes (-- CASE --axis AXIS)."""
     usage = "usage: nox -s bisect -- SCENARIO/CASE --axis keras|tensorflow [--base CELL] [--from V] [--to V]"
     if not session.posargs or session.posargs[0].startswith("-"):
         _bad_input(usage)
-    # pip lists a package's releases (`pip index versions`); uv installs the probes.
-    session.install("-r", "requirements/report.txt", "pip")
+    # pip lists a package's releases (`pip index versions`); uv installs the probes; scipy judges timings.
+    session.install("-r", "requirements/report.txt", "-r", "requirements/bench.txt", "pip")
     invoked = "nox " + " ".join(sys.argv[1:])
-    argv = [str(Path(session.bin) / "python"), "-m", "harness", "bisect", *WHERE, *session.posargs]
+    envs = [f"--env={cid}={python}" for cid, python in _known_envs().items()]  # latency probes reuse them
+    argv = [str(Path(session.bin) / "python"), "-m", "harness", "bisect", *WHERE, *session.posargs, *envs]
     code = subprocess.call([*argv, "--invoked-by", invoked], env={**os.environ, "PYTHONPATH": str(ROOT)})
     if code:
         raise SystemExit(code)

@@ -122,7 +122,9 @@ def parser() -> argparse.ArgumentParser:
     cm = sub.add_parser("ci-matrix", help="CI job matrix from `nox -l --json -s matrix` (stdin or a file)")
     cm.add_argument("listing", nargs="?", type=Path, help="file with nox's JSON listing (default: stdin)")
 
-    bi = sub.add_parser("bisect", help="the first release along an axis at which one case's outcome changes")
+    bi = sub.add_parser(
+        "bisect", help="the first release along an axis at which a case's outcome (or a latency case's timing) changes"
+    )
     _common(bi)
     bi.add_argument("case", metavar="CASE", help="scenario/case_id, e.g. masking-lstm/tensor-float64:.keras")
     bi.add_argument("--axis", required=True, choices=["keras", "tensorflow"], help="whose releases to walk")
@@ -133,6 +135,13 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument("--store", type=Path, default=ROOT / "bisect" / "results", help="where probe rows are kept")
     bi.add_argument("--out", type=Path, help="markdown file (default: bisect/<case>--<axis>.md)")
     bi.add_argument("--invoked-by", default="", help="the command the user ran, shown in the output")
+    bi.add_argument(
+        "--threshold", type=float, default=0.10, help="latency cases: smallest change that counts (default 0.10)"
+    )
+    bi.add_argument("--rounds", type=int, default=6, help="latency cases: paired rounds per probe (default 6)")
+    bi.add_argument(
+        "--env", action="append", default=[], metavar="CELL=PYTHON", help="latency cases: an installed cell's python"
+    )
 
     rep = sub.add_parser("report", help="render report.md and plots from results/ (never runs TensorFlow)")
     _common(rep)
@@ -551,12 +560,12 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     found = [
         (s, c)
         for s in scens
-        if s.runner == "worker"
+        if s.runner in ("worker", "bench")
         for c in s.cases()
         if args.case in (c.case_id, f"{s.id}/{c.case_id}")
     ]
     if len(found) != 1:
-        example = next(f"{s.id}/{c.case_id}" for s in scens if s.runner == "worker" for c in s.cases())
+        example = next((f"{s.id}/{c.case_id}" for s in scens for c in s.cases()), "masking-lstm/tensor-float64:.keras")
         what = "no case" if not found else f"{len(found)} cases"
         raise UserError(f"{what} named {args.case!r}; give scenario/case_id, e.g. {example}")
     scen, case = found[0]
@@ -572,19 +581,32 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     )
     if len(releases) < 2:
         raise UserError(f"{len(releases)} {package} release(s) to bisect between {args.low} and {args.high}; need 2")
+    if scen.timed and not 0 < args.threshold < 10:
+        raise UserError(f"--threshold must be a fraction such as 0.10, got {args.threshold}")
+    if scen.timed and args.rounds < 6:
+        raise UserError(
+            f"--rounds must be at least 6 (the rank test cannot reach p < 0.05 with fewer), got {args.rounds}"
+        )
     machine = fingerprint.machine("cpu")
     progress = supervisor.Progress("[bisect]", time.time())
     progress.line(
         f"{case.case_id}: {len(releases)} {package} releases on {base.id}, {releases[0][0]}..{releases[-1][0]}"
     )
-    prober = bisection.Prober(scen, case, args.results, args.store, machine, progress)
-    probes, boundary = bisection.search(releases, prober)
     command = args.invoked_by or f"python -m harness bisect {args.case} --axis {args.axis}"
-    text = bisection.render(
-        case, args.axis, base, releases, skipped, probes, boundary, prober.installs, machine["id"], command
-    )
     slug = f"{scen.id}-{case.case_id}".replace(":", "-").replace("/", "-")
     out = args.out or ROOT / "bisect" / f"{slug}--{args.axis}.md"
+    if scen.timed:
+        pythons = dict(item.partition("=")[::2] for item in args.env)
+        timer = bisection.LatencyProber(scen, case, args.rounds, args.threshold, pythons, progress)
+        result = bisection.search_latency(releases, timer)
+        text = bisection.render_latency(case, args.axis, base, releases, skipped, result, timer, machine["id"], command)
+        store.write_text(out.with_suffix(".json"), json.dumps(bisection.latency_data(result, args.threshold), indent=1))
+    else:
+        prober = bisection.Prober(scen, case, args.results, args.store, machine, progress)
+        probes, boundary = bisection.search(releases, prober)
+        text = bisection.render(
+            case, args.axis, base, releases, skipped, probes, boundary, prober.installs, machine["id"], command
+        )
     store.write_text(out, text)
     print(text)
     print(f"wrote {out}")
