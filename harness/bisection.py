@@ -390,6 +390,12 @@ def render_latency(
     ]
     if why:
         lines += [f"**Stopped**: {why}.", ""]
+    elif boundary is None and timings[-1].word == "uncertain":
+        lines += [
+            f"**Not settled**: {newest} against {oldest} is past {prober.threshold:.0%} but not significant: "
+            f"{_change(timings[-1])}. More rounds (`--rounds 10`) give the test more power.",
+            "",
+        ]
     elif boundary is None:
         lines += [
             f"**No latency change beyond {prober.threshold:.0%}**: {newest} against {oldest}: {_change(timings[-1])}.",

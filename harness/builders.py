@@ -28,6 +28,8 @@ OBJECTS = (
     "embedding",
 )
 VALUE_KINDS = ("tensor", "numpy")
+# Faults the harness must survive, caused for real by a case (its fault tests; never in scenarios/).
+FAULTS = ("abort", "segfault", "raise-at-import")
 
 PARAM_IDS: dict[str, dict[str, tuple[str, ...]]] = {
     "masking_rnn": {
@@ -39,10 +41,12 @@ PARAM_IDS: dict[str, dict[str, tuple[str, ...]]] = {
         "padding": PADDINGS,
     },
     "layer_arg": {"object": OBJECTS, "value_kind": VALUE_KINDS, "format": (".keras", ".h5")},
+    "fault": {"fault": FAULTS},
 }
 REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     "masking_rnn": ("mask_value", "format"),
     "layer_arg": ("object", "value_kind", "format"),
+    "fault": ("fault",),
 }
 MODEL_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "masking_rnn": {
@@ -57,6 +61,7 @@ MODEL_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "seed": int,
     },
     "layer_arg": {"features": int, "batch": int, "seed": int},
+    "fault": {},
 }
 BUILDERS = tuple(PARAM_IDS)
 
@@ -390,6 +395,8 @@ def run_case(
 
     from harness import repair
 
+    if builder == "fault":
+        return run_fault(params["fault"], on_stage)
     result = CaseResult()
     cfg = settings(model, params)
     masking = builder == "masking_rnn"
@@ -481,6 +488,25 @@ def run_case(
         finally:
             result.stage_s[name] = round(time.perf_counter() - t0, 4)
     return result
+
+
+def run_fault(kind: str, on_stage: Callable[[str], None]) -> CaseResult:
+    """Cause the fault for real, so the tests see what a crashing or broken release does to a batch."""
+    import ctypes
+    import importlib
+
+    if kind == "raise-at-import":
+        on_stage("import")
+        try:
+            importlib.import_module("harness.fault_import")  # raises while it is imported
+        except Exception as exc:
+            return _stopped(CaseResult(), "import", exc)
+        raise AssertionError("harness.fault_import imported without raising")
+    on_stage("build")
+    if kind == "abort":
+        os.abort()  # SIGABRT, as a failed assertion in a native library does
+    ctypes.string_at(0)  # a read of address 0: SIGSEGV
+    raise AssertionError("the worker survived a segfault")
 
 
 def _stopped(result: CaseResult, stage: str, exc: BaseException) -> CaseResult:

@@ -1,4 +1,5 @@
-"""Faults really caused on a real cell: a worker killed by SIGSEGV mid-run, and cases that hang past their timeout.
+"""Faults really caused on a real cell: workers killed mid-run (SIGSEGV from outside, a case that aborts or
+segfaults its own worker), a case that raises while importing, cases that hang past their timeout.
 
 Each must become a row (`crash` / `timeout`) while the rest of the batch goes on in a new worker.
 """
@@ -10,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -140,3 +142,55 @@ def test_a_stack_that_fails_to_import_is_an_import_row(tmp_path: Path) -> None:
     for row in rows:
         assert (row["outcome"], row["failed_stage"]) == ("fail", "import")
         assert "jax" in row["error_message"].lower()
+
+
+FAULTS_TOML = """id = "faults"
+title = "Cases that abort their worker, segfault it, or raise while importing"
+builder = "fault"
+timeout_s = 120
+
+[model]
+
+[tolerance]
+rtol = 1e-4
+atol = 1e-5
+
+[params]
+fault = ["abort", "segfault", "raise-at-import"]
+"""
+
+
+def test_cases_that_abort_segfault_or_raise_at_import_cost_one_row_each(
+    cell_python: Callable[[str], Path], tmp_path: Path
+) -> None:
+    python = cell_python(CELL)
+    scen = tmp_path / "scenarios"
+    scen.mkdir()
+    (scen / "faults.toml").write_text(FAULTS_TOML)
+    shutil.copy(ROOT / "scenarios" / "masking-lstm.toml", scen)
+    before = temp_folders()
+    results = tmp_path / "r"
+    argv = run_argv(python, results, "--jobs", "1", "--scenarios", str(scen), "--case", "faults/*", "--case", "list:*")
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = rows_of(results)
+    assert set(rows) == {"abort", "segfault", "raise-at-import", "list:.keras", "list:.h5"}
+    for case, signum in (("abort", signal.SIGABRT), ("segfault", signal.SIGSEGV)):
+        row = rows[case]
+        assert (row["outcome"], row["failed_stage"], row["error_type"]) == ("crash", "build", "WorkerCrashed")
+        assert f"code {-signum}" in row["error_message"]
+    imp = rows["raise-at-import"]
+    assert (imp["outcome"], imp["failed_stage"], imp["error_type"]) == ("fail", "import", "ImportError")
+    assert "on purpose" in imp["error_message"]
+    assert rows["list:.keras"]["outcome"] == "ok", "the batch went on in a new worker"
+    assert temp_folders() <= before, "the run's temporary folders are removed"
+    report = tmp_path / "report.md"
+    cells = ROOT / "cells" / "cells.toml"
+    shown = subprocess.run(
+        [sys.executable, "-m", "harness", "report", "--results", str(results), "--scenarios", str(scen),
+         "--cells", str(cells), "--out", str(report), "--plots", str(tmp_path / "plots")],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    text = report.read_text()
+    assert "crash" in text and "WorkerCrashed" in text and "ImportError" in text
