@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +10,7 @@ from typing import Any
 import pytest
 
 import harness
-from harness import cells, scenarios
+from harness import cells, envs, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -50,13 +47,8 @@ def restamped(path: Path, matrix: cells.Matrix, scens: list[scenarios.Scenario])
 
 
 def _uv() -> str:
-    """The uv binary: on PATH, or the one the `uv` package ships."""
-    found = shutil.which("uv")
-    if found:
-        return found
-    from uv import find_uv_bin  # type: ignore[import-not-found]
-
-    return str(find_uv_bin())
+    """The uv binary (see `harness.envs.uv_binary`)."""
+    return envs.uv_binary()
 
 
 @pytest.fixture()
@@ -64,16 +56,7 @@ def cell_python(matrix: cells.Matrix) -> Callable[[str], Path]:
     """Install a cell's pins with uv into .cache/cells/<id> (a repeat install is instant) and give its python."""
 
     def make(cell_id: str) -> Path:
-        cell = matrix.get(cell_id)
-        venv = ROOT / ".cache" / "cells" / cell.id
-        python = venv / "bin" / "python"
-        if not python.exists():
-            subprocess.run([_uv(), "venv", "-q", "-p", cell.python, str(venv)], check=True)
-        env = dict(os.environ)
-        if "PIP_FIND_LINKS" in env and "UV_FIND_LINKS" not in env:
-            env["UV_FIND_LINKS"] = env["PIP_FIND_LINKS"]
-        subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), *cell.pins], check=True, env=env)
-        return python
+        return envs.install(matrix.get(cell_id), ROOT / ".cache" / "cells", check=True)
 
     return make
 
