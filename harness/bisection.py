@@ -274,7 +274,7 @@ class LatencyProber:
         found = self.pythons.get(cell.id)
         if not found or not Path(found).exists():
             self.progress.line(f"{cell.id}: installing {' '.join(cell.pins)} (python {cell.python})")
-            found = str(envs.install(cell))
+            found = str(envs.install(cell, check=True))
             self.installs += 1
             self.pythons[cell.id] = found
         problems = supervisor.install_problems(cell, found, [], cell.pins)
@@ -287,10 +287,14 @@ class LatencyProber:
         from harness import bench, triage
 
         (base_release, base_cell), (release, cell) = base, probe
-        targets = (
-            bench.Target(base_cell, self.python(base_cell), [self.case]),
-            bench.Target(cell, self.python(cell), [self.case]),
-        )
+        try:
+            targets = (
+                bench.Target(base_cell, self.python(base_cell), [self.case]),
+                bench.Target(cell, self.python(cell), [self.case]),
+            )
+        except UserError as exc:  # an install that failed: the search stops here and keeps what it measured
+            self.progress.line(f"{release} against {base_release}: not timed: {exc}")
+            return Timing(release, cell, base_release, triage.verdict([], self.threshold), [], [str(exc)])
         self.progress.line(f"{release} against {base_release}: {self.rounds} paired rounds")
         paired = triage.measure_pairs(targets, self.scen, self.rounds, self.progress)
         pairs = paired.values.get(self.case.case_id, [])

@@ -46,7 +46,7 @@ def install(cell: Cell, root: Path = ROOT / ".cache" / "envs", *, check: bool = 
     if proc.returncode != 0:
         log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
         if check:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1].strip()
             raise UserError(f"{cell.id}: installing {' '.join(cell.pins)} failed: {last}")
     else:
         log.unlink(missing_ok=True)

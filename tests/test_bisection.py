@@ -162,3 +162,16 @@ def test_latency_bisect_times_each_probe_against_the_oldest(cell_python: Any, tm
     text = out.read_text()
     assert "1 probed, 1 environment(s) installed now" in text and "against 3.14.0" in text
     assert data["first_changed"] == (None if probe["verdict"] not in ("slower", "faster") else "3.15.1")
+
+
+@pytest.mark.integration
+def test_a_latency_probe_that_cannot_install_stops_the_search_and_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "b.md"
+    proc = bisect_cli(
+        "latency/lstm:masked:predict_on_batch", "--axis", "keras", "--base", "jax0.10.2-keras3.15.1",
+        "--releases", "3.14.0,99.0.0", store=tmp_path / "store", out=out,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "**Stopped**: 99.0.0 could not be timed (bisect-py3.11-keras99.0.0-jax: installing" in text
+    assert json.loads(out.with_suffix(".json").read_text())["stopped"].startswith("99.0.0 could not be timed")
