@@ -407,12 +407,17 @@ def cmd_spread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_threshold(threshold: float) -> None:
+    """A latency threshold is a fraction (0.10 = 10%), as triage and bisect take it."""
+    if not 0 < threshold < 10:
+        raise UserError(f"--threshold must be a fraction such as 0.10, got {threshold}")
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
     """Compare two cells; exit 1 when a case breaks or a latency gets significantly slower."""
     from harness import bench, triage
 
-    if not 0 < args.threshold < 10:
-        raise UserError(f"--threshold must be a fraction such as 0.10, got {args.threshold}")
+    _check_threshold(args.threshold)
     if args.rounds < 3:
         raise UserError(f"--rounds must be at least 3 (a paired test needs them), got {args.rounds}")
     matrix = cells_mod.load(args.cells, check_rules=False)
@@ -581,8 +586,8 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     )
     if len(releases) < 2:
         raise UserError(f"{len(releases)} {package} release(s) to bisect between {args.low} and {args.high}; need 2")
-    if scen.timed and not 0 < args.threshold < 10:
-        raise UserError(f"--threshold must be a fraction such as 0.10, got {args.threshold}")
+    if scen.timed:
+        _check_threshold(args.threshold)
     if scen.timed and args.rounds < 6:
         raise UserError(
             f"--rounds must be at least 6 (the rank test cannot reach p < 0.05 with fewer), got {args.rounds}"

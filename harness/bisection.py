@@ -266,12 +266,15 @@ class LatencyProber:
         self.rounds, self.threshold = rounds, threshold
         self.pythons, self.progress = dict(pythons), progress
         self.installs = 0
+        self.checked: set[str] = set()
 
     def python(self, cell: Cell) -> str:
         """The cell's interpreter: one given (`--env`), else a uv environment in `.cache/envs/` made now."""
         from harness import supervisor
 
         found = self.pythons.get(cell.id)
+        if found in self.checked:
+            return found  # the base cell is timed with every probe; its pins were checked the first time
         if not found or not Path(found).exists():
             self.progress.line(f"{cell.id}: installing {' '.join(cell.pins)} (python {cell.python})")
             found = str(envs.install(cell, check=True))
@@ -280,6 +283,7 @@ class LatencyProber:
         problems = supervisor.install_problems(cell, found, [], cell.pins)
         if problems:
             raise UserError(f"{cell.id}: cannot time it, its environment lacks a pin: {problems[0]}")
+        self.checked.add(found)
         return found
 
     def compare(self, base: tuple[str, Cell], probe: tuple[str, Cell]) -> Timing:
@@ -334,15 +338,13 @@ def search_latency(releases: list[tuple[str, Cell]], prober: LatencyProber) -> L
     lo, hi = 0, len(releases) - 1
     direction = at(hi).word
     if direction == "not measured":
-        return done(None, None, f"{releases[hi][0]} could not be timed ({'; '.join(at(hi).lost) or 'no samples'})")
+        return done(None, None, f"{releases[hi][0]} could not be timed ({_lost(at(hi))})")
     if direction not in ("slower", "faster"):
         return done(None, None, "")
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if at(mid).word == "not measured":
-            return done(
-                None, None, f"{releases[mid][0]} could not be timed ({'; '.join(at(mid).lost) or 'no samples'})"
-            )
+            return done(None, None, f"{releases[mid][0]} could not be timed ({_lost(at(mid))})")
         if at(mid).word == direction:
             hi = mid
         else:
@@ -352,10 +354,14 @@ def search_latency(releases: list[tuple[str, Cell]], prober: LatencyProber) -> L
     return done((before, timed[hi]), step, "")
 
 
+def _lost(t: Timing) -> str:
+    return "; ".join(t.lost) or "no samples"
+
+
 def _change(t: Timing) -> str:
     v = t.verdict
     if v["change"] is None:
-        return f"**not measured** ({'; '.join(t.lost) or 'no samples'})"
+        return f"**not measured** ({_lost(t)})"
     low, high = v["ci"]
     return (
         f"{v['change']:+.1%} [{low:+.1%}, {high:+.1%}], p = {v['p']:.3f}, **{t.word}** "

@@ -46,11 +46,6 @@ def restamped(path: Path, matrix: cells.Matrix, scens: list[scenarios.Scenario])
     return rows
 
 
-def _uv() -> str:
-    """The uv binary (see `harness.envs.uv_binary`)."""
-    return envs.uv_binary()
-
-
 @pytest.fixture()
 def cell_python(matrix: cells.Matrix) -> Callable[[str], Path]:
     """Install a cell's pins with uv into .cache/cells/<id> (a repeat install is instant) and give its python."""

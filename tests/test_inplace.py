@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _uv, small_scenario
+from conftest import small_scenario
+
+from harness import envs
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -48,10 +50,10 @@ def bare_python() -> Path:
     venv = ROOT / ".cache" / "inplace-venv"
     python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run([_uv(), "venv", "-q", "--seed", "-p", "3.11", str(venv)], check=True)
+        subprocess.run([envs.uv_binary(), "venv", "-q", "--seed", "-p", "3.11", str(venv)], check=True)
     deps = ["jax[cpu]==0.10.2", "numpy", "scipy", "absl-py", "rich", "h5py", "ml-dtypes", "packaging"]
     deps.append("typing-extensions")  # optree needs it; the GPU machine has it
-    subprocess.run([_uv(), "pip", "install", "-q", "--python", str(python), *deps], check=True)
+    subprocess.run([envs.uv_binary(), "pip", "install", "-q", "--python", str(python), *deps], check=True)
     probe = subprocess.run([str(python), "-c", "import keras"], capture_output=True)
     assert probe.returncode != 0, "the bare interpreter must not have keras"
     return python
