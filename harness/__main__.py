@@ -67,6 +67,13 @@ def parser() -> argparse.ArgumentParser:
     ip.add_argument("--fresh", action="store_true", help="rerun even if up-to-date rows exist")
     ip.add_argument("--jobs", type=int, default=2, help="worker processes per cell for the correctness cases")
     ip.add_argument("--no-bench", action="store_true", help="skip the latency scenario")
+    ip.add_argument(
+        "--time-limit",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="start no timing process that would end later than this after the command started (a lent device)",
+    )
     ip.add_argument("--device", default="auto", help="cpu, gpu or auto (default: gpu where nvidia-smi sees one)")
     ip.add_argument("--invoked-by", default="", help="the command the user ran, stored in rows")
 
@@ -267,6 +274,7 @@ def bench_cells(
     fresh: bool = False,
     invoked: str = "",
     gpu_builds: bool = False,
+    deadline: float | None = None,
 ) -> None:
     """Time the latency scenario(s) over (cell, interpreter, extra import path) targets; current cells are skipped."""
     from harness import bench
@@ -302,7 +310,7 @@ def bench_cells(
             + (f"; {skipped} up to date" if skipped else "")
         )
         t0 = time.time()
-        counts = bench.run(todo, scen, results, machine, invoked or "python -m harness bench", progress)
+        counts = bench.run(todo, scen, results, machine, invoked or "python -m harness bench", progress, deadline)
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         progress.line(f"{scen.id}: done in {time.time() - t0:.0f}s: {summary}")
 
@@ -354,6 +362,8 @@ def cmd_inplace(args: argparse.Namespace) -> int:
     scenarios.select(scens, args.case)  # an unknown pattern is an error before anything runs
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.time_limit < 0:
+        raise UserError(f"--time-limit must be seconds (0: none), got {args.time_limit}")
     machine = fingerprint.machine(_device(args.device))
     invoked = args.invoked_by or "python -m harness inplace " + " ".join(sys.argv[2:])
     start = time.time()
@@ -390,6 +400,7 @@ def cmd_inplace(args: argparse.Namespace) -> int:
                 supervisor.Progress("[bench]", start),
                 fresh=args.fresh,
                 invoked=invoked,
+                deadline=start + args.time_limit if args.time_limit else None,
             )
     return 0
 

@@ -41,6 +41,11 @@ PASSED_ENV = (
     "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE",
     "LD_LIBRARY_PATH",
+    # GPU runs: several jax workers share one card; compiled programs are reused across timing processes
+    "XLA_PYTHON_CLIENT_PREALLOCATE",
+    "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "JAX_COMPILATION_CACHE_DIR",
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
 )
 
 
