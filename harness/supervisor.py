@@ -46,6 +46,7 @@ PASSED_ENV = (
     "XLA_PYTHON_CLIENT_MEM_FRACTION",
     "JAX_COMPILATION_CACHE_DIR",
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+    "NVIDIA_TF32_OVERRIDE",  # 0: cuBLAS/cuDNN keep float32 (TF32 is on by default in cuDNN on Ampere and later)
 )
 
 
