@@ -177,7 +177,8 @@ def section(
     )
     out.append(
         f"Milliseconds per batch of {scen.model['batch']} ({what}). "
-        f"Each cell ran {int(bench['rounds'])} timing processes, one per round, rounds interleaved across cells; "
+        f"Each cell ran {int(bench['rounds'])} timing processes (fewer where listed as unfinished), one per round, "
+        "rounds interleaved across cells; "
         f"up to {int(bench['samples'])} samples per process after warm-up and loop calibration, "
         f"{int(bench['threads']) or 'default'} thread(s) per backend"
         + (", pinned to one CPU" if int(bench["cpu"]) != -2 else "")

@@ -217,9 +217,9 @@ def signatures(rows: list[dict[str, Any]], matrix: Matrix) -> pd.DataFrame:
     return pd.DataFrame(out).sort_values(["rows", "signature"], ascending=[False, True]).reset_index(drop=True)
 
 
-def repro_command(cell_id: str, case_id: str) -> str:
-    """The one command that reruns a single entry."""
-    return f'nox -s "matrix({cell_id})" -- --case "{case_id}" --fresh'
+def repro_command(cell_id: str, case_id: str, gpu: bool = False) -> str:
+    """The one command that reruns a single entry (on a GPU machine, with the CUDA builds)."""
+    return f'nox -s "matrix({cell_id})" -- --case "{case_id}" --fresh' + (" --device gpu" if gpu else "")
 
 
 def heatmap(table: pd.DataFrame, path: Path, title: str) -> None:
@@ -323,7 +323,9 @@ def render_machine(
     m = rows[0]["machine"]
     started = sorted(r["started_at"] for r in rows)
     commands = sorted({r.get("invoked_by", "") for r in rows} - {""})
-    counts = pd.Series([e.status for e in grid.values()]).value_counts().sort_index()
+    measured = {r["scenario"] for r in rows}
+    statuses = [e.status for (_, col), e in grid.items() if col.split("/", 1)[0] in measured]
+    counts = pd.Series(statuses).value_counts().sort_index()
     out = [f"## Machine `{machine_id}`", ""]
     out.append(
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']} ({m['arch']}). "
@@ -331,7 +333,9 @@ def render_machine(
     )
     out += ["", "Entries: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".", "", LEGEND, ""]
     for scen in scens:
-        if scen.timed:
+        if scen.id not in measured:
+            out += [f"### {scen.title} (`{scen.id}`)", "", "Not run on this machine.", ""]
+        elif scen.timed:
             ordered = sorted(matrix.cells, key=cell_order)
             out += latency_report.section(rows, scen, matrix, ordered, _current, plots, root, machine_id)
         elif scen.runner == "crossload":
@@ -398,7 +402,8 @@ def render_machine(
     out.append(f"{len(red)} entries are not `ok`; each reruns alone with the command beside it.")
     out += ["", "<details><summary>commands</summary>", "", "```sh"]
     order = {c.id: cell_order(c) for c in matrix.cells}
-    out += [repro_command(c, k) for c, k in sorted(alone, key=lambda x: (order[x[0]], x[1]))]
+    gpu = any(str(r.get("device", "")).startswith("gpu") for r in rows)
+    out += [repro_command(c, k, gpu) for c, k in sorted(alone, key=lambda x: (order[x[0]], x[1]))]
     if len(alone) < len(red):
         out.append(
             f"nox -s crossload -- --fresh   # the {len(red) - len(alone)} cross-load entries (cells save, then load)"
@@ -438,9 +443,11 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], pl
     for mid in machines:
         mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
         if mrows:
-            # Cells outside the default matrix (the GPU ones) appear only on machines that ran them.
+            # Cells outside the default matrix (the GPU ones) appear only on machines that ran them; a machine
+            # that ran no default cell (a GPU machine) shows only its own cells.
             ran = {r["cell_id"] for r in mrows}
-            shown = Matrix(tuple(c for c in matrix.cells if c.default or c.id in ran), matrix.excluded)
+            defaults = any(c.default and c.id in ran for c in matrix.cells)
+            shown = Matrix(tuple(c for c in matrix.cells if c.id in ran or (defaults and c.default)), matrix.excluded)
             out += ["", render_machine(mid, mrows, shown, scens, plots, root)]
     return "\n".join(out).rstrip() + "\n"
 

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,32 @@ def test_inplace_runs_cases_and_latency_from_wheels(bare_python: Path, wheels: P
     assert {(r["outcome"], r["failed_stage"]) for r in missing.values()} == {("fail", "install")}
     assert all(r["scenario"] == "masking-lstm" for r in missing.values())
     assert "keras is not installed" in next(iter(missing.values()))["error_message"]
+
+
+def test_a_time_limit_leaves_rounds_out_and_says_so(bare_python: Path, wheels: Path, tmp_path: Path) -> None:
+    """A lent device is held for minutes: no timing process starts that would end after the limit."""
+    (tmp_path / "cells.toml").write_text(CELLS)
+    scens = small_scenario(tmp_path / "scenarios", rounds=8)  # 8 processes cannot fit in 40 s here
+    argv = [
+        str(bare_python), "-m", "harness", "inplace", "--cells", str(tmp_path / "cells.toml"),
+        "--scenarios", str(scens), "--wheels", str(wheels), "--results", str(tmp_path / "results"),
+        "--cell", "inplace-jax0.10.2-keras3.15.1", "--case", "latency/*", "--device", "cpu", "--time-limit", "40",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "time limit: stopped after" in proc.stdout and "1 unfinished" in proc.stdout
+    rows = rows_of(tmp_path / "results", "inplace-jax0.10.2-keras3.15.1")
+    assert len(rows) == 3
+    for row in rows.values():
+        assert row["outcome"] == "ok" and row["complete"] is False and 1 <= row["rounds"] < 8
+        assert row["latency"]["processes"] == row["rounds"]
+
+
+def test_a_negative_time_limit_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "cells.toml").write_text(CELLS)
+    argv = [
+        sys.executable, "-m", "harness", "inplace", "--cells", str(tmp_path / "cells.toml"), "--wheels", str(tmp_path),
+        "--time-limit", "-5",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--time-limit must be seconds" in proc.stderr

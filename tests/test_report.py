@@ -139,3 +139,25 @@ def test_cross_load_rows_get_square_tables_and_one_rerun_command(
     assert text.count("| saved by ↓, loaded by →") == 4  # one table per format x mask value
     assert "nox -s crossload -- --fresh   # the " in text and '--case "cross-load/' not in text
     assert "### Skipped" not in text  # files a cell could not save are in the tables, not listed as skipped routes
+
+
+def test_a_gpu_machine_shows_its_own_cells_and_only_what_it_ran(scens: list[Scenario], tmp_path: Path) -> None:
+    from harness import cells, store
+
+    root = Path(__file__).resolve().parent.parent
+    full = cells.load(root / "cells" / "cells.toml")
+    rows = [r for r in store.read_all(root / "results") if str(r.get("device", "")).startswith("gpu")]
+    assert rows, "the committed results hold the GPU run"
+    text = render(rows, full, scens, tmp_path)
+    section = text.split("## Machine `", 1)[1]
+    ran = {r["scenario"] for r in rows}
+    for scen in scens:
+        heading = f"(`{scen.id}`)\n\nNot run on this machine."
+        assert (heading in section) == (scen.id not in ran), scen.id
+    gpu_cells = [c.id for c in full.cells if "gpu" in c.tags]
+    assert all(f"| {c} " in section for c in gpu_cells)
+    assert not any(f"`{c.id}`" in section or f"| {c.id} " in section for c in full.cells if c.default)
+    commands = [line for line in section.splitlines() if line.startswith("nox -s ")]
+    assert commands and all(line.endswith(" --fresh --device gpu") for line in commands)
+    entries = section.split("Entries: ", 1)[1].split("\n", 1)[0]
+    assert "not run" not in entries  # scenarios it never ran are not counted as gaps
