@@ -204,7 +204,7 @@ def run(
         for target in order:
             if deadline is not None and time.time() + (spent / done if done else 0.0) > deadline:
                 progress.line(f"time limit: stopped after {done} of {total} timing processes (round {r}/{rounds})")
-                counts["unfinished"] = len(targets) - sum(1 for t in targets if len(t.steal) >= rounds)
+                counts["unfinished"] = sum(1 for t in targets if len(t.reference_s) < rounds)  # one per process
                 return counts
             target.started = target.started or time.time()
             ref_before = reference_s()

@@ -2,7 +2,8 @@
 # On a GPU machine without network (Python 3.12 with CUDA jax and torch preinstalled, no TensorFlow):
 # the seed cases and the latency scenario for the `gpu` cells, in this interpreter, nothing installed.
 # Keras comes from wheels/keras-<version>/ (scripts/fetch-gpu-wheels.sh). Results land in $OUT (or ./out)
-# as one archive of results/<machine>/<cell>.jsonl plus the log; unpack it into the repository root.
+# as one archive (results/<machine>/<cell>.jsonl and the seed step's logs) plus the log; unpack it and
+# `python -m harness merge <unpacked>/results` into the repository's results/.
 #
 #   scripts/gpu-run.sh            # every gpu cell (jax and torch)
 #   scripts/gpu-run.sh jax        # only the jax cells
@@ -52,5 +53,6 @@ print(" ".join(c["id"] for c in json.load(sys.stdin)["cells"]
     --results "$OUT/results" --invoked-by "scripts/gpu-run.sh" "$@"
   echo "== done in $(($(date +%s) - start)) s"
 } 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" = 2 ] && exit 2  # no such cell: nothing to pack
 tar -C "$OUT" -czf "$OUT/gpu-results.tgz" results seed-logs
 rm -rf "$OUT/results" "$OUT/seed-logs"  # the archive carries them (the device tool returns at most 8 files)
