@@ -1,4 +1,4 @@
-"""The CI job matrix from `nox -l --json -s matrix`: one job per cell, GPU cells apart (they need a GPU runner)."""
+"""The CI job matrix from the cells listing: one job per default cell, GPU cells apart (they need a GPU runner)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,19 @@ from harness.errors import UserError
 
 
 def job_matrix(listing: Any) -> dict[str, list[dict[str, str]]]:
-    """{"cpu": [...], "gpu": [...]}, each entry {"session", "cell"}: what a workflow's `strategy.matrix` takes."""
-    if not isinstance(listing, list):
-        raise UserError("expected the JSON list that `nox -l --json -s matrix` prints")
+    """{"cpu": [...], "gpu": [...]}, each entry {"cell": id}: what a workflow's `strategy.matrix` takes."""
+    if not isinstance(listing, dict) or not isinstance(listing.get("cells"), list):
+        raise UserError("expected the JSON object that `python -m harness cells --json` prints")
     out: dict[str, list[dict[str, str]]] = {"cpu": [], "gpu": []}
-    for item in listing:
-        if not isinstance(item, dict) or item.get("name") != "matrix":
-            continue
-        cell = (item.get("call_spec") or {}).get("cell")
-        if not cell:
-            raise UserError(f"matrix session {item.get('session')!r} has no cell parameter")
-        kind = "gpu" if "gpu" in (item.get("tags") or []) else "cpu"
-        out[kind].append({"session": str(item["session"]), "cell": str(cell)})
+    for item in listing["cells"]:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise UserError(f"a cell entry without an id: {item!r}")
+        if "gpu" in (item.get("roles") or []):
+            out["gpu"].append({"cell": item["id"]})
+        elif item.get("default", True):
+            out["cpu"].append({"cell": item["id"]})
     if not out["cpu"] and not out["gpu"]:
-        raise UserError("the nox listing has no matrix sessions")
+        raise UserError("the cells listing has no cells")
     return out
 
 

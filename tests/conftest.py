@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 import harness
-from harness import cells, envs, scenarios
+from harness.decl import cells, scenarios
+from harness.runner import envs
+from harness.store import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -37,10 +39,12 @@ def stored_rows(matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[d
 def restamped(path: Path, matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[dict[str, Any]]:
     """Stored rows with the current scenario, cell and harness identities (the data stays as measured)."""
     by_id = {c.id: c for c in matrix.cells}
-    scen_hash = {s.id: s.hash for s in scens}
+    by_scen = {s.id: s for s in scens}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line]
     for r in rows:
-        r["scenario_hash"] = scen_hash[r["scenario"]]
+        r["schema"] = schema.SCHEMA_VERSION
+        r["scenario_hash"] = by_scen[r["scenario"]].hash
+        r["measured_by"] = by_scen[r["scenario"]].measured_by
         r["cell_hash"] = by_id[r["cell_id"]].hash
         r["harness_version"] = harness.__version__
     return rows
@@ -48,10 +52,10 @@ def restamped(path: Path, matrix: cells.Matrix, scens: list[scenarios.Scenario])
 
 @pytest.fixture()
 def cell_python(matrix: cells.Matrix) -> Callable[[str], Path]:
-    """Install a cell's pins with uv into .cache/cells/<id> (a repeat install is instant) and give its python."""
+    """The cell's own uv environment, as `nox -s matrix` makes it (installed on first use), and its python."""
 
     def make(cell_id: str) -> Path:
-        return envs.install(matrix.get(cell_id), ROOT / ".cache" / "cells", check=True)
+        return Path(envs.install(matrix.get(cell_id), check=True).python)
 
     return make
 

@@ -1,7 +1,7 @@
-"""Faults really caused on a real cell: workers killed mid-run (SIGSEGV from outside, a case that aborts or
-segfaults its own worker), a case that raises while importing, cases that hang past their timeout.
+"""Faults really caused on a real cell: children killed mid-run (SIGSEGV from outside, a case that aborts or
+segfaults its own child), a case that raises while importing, cases that hang past their timeout.
 
-Each must become a row (`crash` / `timeout`) while the rest of the batch goes on in a new worker.
+Each must become a row (`crash` / `timeout`) while the rest of the batch goes on in a new child.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,8 @@ def temp_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob(f"maskcompat-{CELL}-*"))
 
 
-def workers_of(parent: int) -> list[int]:
-    """Pids of `harness.worker` processes started by `parent` (they run in sessions of their own)."""
+def children_of(parent: int) -> list[int]:
+    """Pids of `harness.child` processes started by `parent` (they run in sessions of their own)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -51,20 +50,20 @@ def workers_of(parent: int) -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == parent and b"harness.worker" in cmdline:
+        if int(fields[1]) == parent and b"harness.child" in cmdline:
             found.append(int(stat.parent.name))
     return found
 
 
-def test_a_segfaulting_worker_costs_one_case(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
+def test_a_segfaulting_child_costs_one_case(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
     python = cell_python(CELL)
     argv = run_argv(python, tmp_path, "--jobs", "1", "--case", "masking-lstm/*")
     proc = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     killed = 0
     for line in proc.stdout:
-        if "worker ready" in line and not killed:
-            for pid in workers_of(proc.pid):
+        if "ready in" in line and not killed:
+            for pid in children_of(proc.pid):
                 os.kill(pid, signal.SIGSEGV)
                 killed = pid
     assert proc.wait(timeout=600) == 0 and killed
@@ -73,7 +72,7 @@ def test_a_segfaulting_worker_costs_one_case(cell_python: Callable[[str], Path],
     crashed = [r for r in rows.values() if r["outcome"] == "crash"]
     assert len(crashed) == 1 and crashed[0]["error_type"] == "WorkerCrashed"
     assert f"code {-signal.SIGSEGV}" in crashed[0]["error_message"]
-    assert sum(r["outcome"] == "ok" for r in rows.values()) >= 5, "the batch went on in a new worker"
+    assert sum(r["outcome"] == "ok" for r in rows.values()) >= 5, "the batch went on in a new child"
 
 
 def test_hanging_cases_time_out_and_the_batch_goes_on(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
@@ -83,7 +82,6 @@ def test_hanging_cases_time_out_and_the_batch_goes_on(cell_python: Callable[[str
     text = (ROOT / "scenarios" / "masking-lstm.toml").read_text().replace("timeout_s = 180", "timeout_s = 0.01")
     (scen / "masking-lstm.toml").write_text(text)
     before = temp_folders()
-    t0 = time.monotonic()
     argv = run_argv(python, tmp_path / "r", "--jobs", "1", "--scenarios", str(scen), "--case", "list:*")
     proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -91,9 +89,8 @@ def test_hanging_cases_time_out_and_the_batch_goes_on(cell_python: Callable[[str
     assert set(rows) == {"list:.keras", "list:.h5"}
     for row in rows.values():
         assert (row["outcome"], row["error_type"]) == ("timeout", "Timeout")
-        # the stage the worker had reached, or None when it had not reported one before the timeout
+        # the stage the child had reached, or None when it had not reported one before the timeout
         assert row["failed_stage"] in (None, "build", "predict", "masking", "save", "load", "predict_after_load")
-    assert time.monotonic() - t0 < 300
     assert temp_folders() <= before, "the run's temporary folder is removed"
 
 
@@ -127,7 +124,7 @@ def test_a_stack_that_fails_to_import_is_an_import_row(tmp_path: Path) -> None:
     """A Keras 3 cell on the jax backend whose environment lacks jax: every case is `fail` at `import`."""
     cells = tmp_path / "cells.toml"
     cells.write_text('[defaults]\npython = "3.11"\n[[cell]]\nid = "no-jax"\nkeras = "3.15.1"\nbackend = "jax"\n')
-    venv = ROOT / ".cache" / "cells" / "keras3.15.1-without-jax"
+    venv = ROOT / ".cache" / "envs" / "keras3.15.1-without-jax"
     uv = shutil.which("uv") or "uv"
     if not (venv / "bin" / "python").exists():
         subprocess.run([uv, "venv", "-q", "-p", "3.11", str(venv)], check=True)
@@ -145,7 +142,7 @@ def test_a_stack_that_fails_to_import_is_an_import_row(tmp_path: Path) -> None:
 
 
 FAULTS_TOML = """id = "faults"
-title = "Cases that abort their worker, segfault it, or raise while importing"
+title = "Cases that abort their child, segfault it, or raise while importing"
 builder = "fault"
 timeout_s = 120
 
@@ -182,7 +179,7 @@ def test_cases_that_abort_segfault_or_raise_at_import_cost_one_row_each(
     imp = rows["raise-at-import"]
     assert (imp["outcome"], imp["failed_stage"], imp["error_type"]) == ("fail", "import", "ImportError")
     assert "on purpose" in imp["error_message"]
-    assert rows["list:.keras"]["outcome"] == "ok", "the batch went on in a new worker"
+    assert rows["list:.keras"]["outcome"] == "ok", "the batch went on in a new child"
     assert temp_folders() <= before, "the run's temporary folders are removed"
     report = tmp_path / "report.md"
     cells = ROOT / "cells" / "cells.toml"

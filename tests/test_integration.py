@@ -1,4 +1,4 @@
-"""Real pinned cells: install them with uv, run the seed cases through the supervisor, check stage outcomes.
+"""Real pinned cells: install them with uv, run the seed cases through the runner, check stage outcomes.
 
 One release is known to fail the seed case (Keras 3.1.1 loads a `.keras` file whose Masking config holds the
 tagged `__tensor__` dict and predict fails), one is known to pass it (Keras 3.15.1).
@@ -132,11 +132,12 @@ def test_unknown_cell_is_one_line_exit_2(tmp_path: Path) -> None:
         (["report", "--results", "/nonexistent/results"], "error: results folder /nonexistent/results does not exist"),
         (["repair", "/nonexistent.keras", "out.keras"], "error: /nonexistent.keras: no such file"),
         (["run", "--cell", "tf2.21.0-keras3.15.1", "--device", "tpu"], "error: device must be cpu, gpu or auto"),
-        (["bench", "--env", "tf2.21.0-keras3.15.1"], "error: --env wants CELL=PYTHON"),
-        (["bench", "--env", "tf2.21.0-keras3.15.1=/no/python"], "error: --env tf2.21.0-keras3.15.1: interpreter"),
-        (["bench", "--env", "nocell=/usr/bin/python3"], "error: unknown cell id 'nocell'"),
-        (["inplace", "--wheels", "/no/wheels"], "error: wheel folder /no/wheels does not exist"),
-        (["inplace", "--wheels", ".", "--tag", "none"], "error: no cell has tag(s) ['none']"),
+        (["bench", "--cell", "tf2.21.0-keras3.15.1", "--python", "/no/python"], "error: interpreter /no/python does"),
+        (["bench", "--cell", "nocell"], "error: unknown cell id(s) ['nocell']"),
+        (["matrix", "--wheels", "/no/wheels"], "error: wheel folder /no/wheels does not exist"),
+        (["matrix", "--tag", "none"], "error: no cell has tag(s) ['none']"),
+        (["matrix", "--jobs", "0"], "error: --jobs must be at least 1"),
+        (["matrix", "--time-limit", "-5"], "error: --time-limit must be seconds"),
         (["spread", "/no/a", "/no/b"], "error: results folder /no/a does not exist"),
     ],
 )
@@ -157,8 +158,8 @@ def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_pa
     "command",
     [
         "run",
+        "matrix",
         "bench",
-        "inplace",
         "spread",
         "report",
         "repair",

@@ -1,0 +1,40 @@
+"""`matrix`: measure what is not current in the selected cells (cases, latency, cross-load), then render the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.commands import common
+
+HELP = "measure what is not current in the selected cells: cases, latency, cross-load; then the report"
+PARTS = ("compat", "latency", "crossload")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Selection, freshness, parallelism, device, and where interpreters come from."""
+    common.where(p)
+    common.selection(p)
+    common.run_options(p)
+    common.device(p)
+    p.add_argument("--part", action="append", choices=PARTS, help="only these parts (repeatable; default: all)")
+    p.add_argument(
+        "--wheels",
+        type=Path,
+        help="run in this interpreter, Keras unpacked from WHEELS/keras-<version>/ (a GPU machine without network)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="start no timing process that would end later than this after the timing starts (a lent device)",
+    )
+    p.add_argument("--no-report", action="store_true", help="do not render report.md afterwards")
+    common.invoked(p)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Plan, run, summarise, report."""
+    parts = tuple(p for p in PARTS if p in args.part) if args.part else PARTS
+    return common.execute(args, parts, report=not args.no_report)

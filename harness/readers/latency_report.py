@@ -1,0 +1,235 @@
+"""The latency part of the report: per-device tables (median, 95% CI, ratios) and plots against release."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import stats
+from harness.decl.cells import Cell, Matrix
+from harness.decl.scenarios import Scenario
+
+MASKED = "lstm:masked:predict_on_batch"
+RATIOS = {
+    "LSTM masked / unmasked": ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch"),
+    "GRU masked / unmasked": ("gru:masked:predict_on_batch", "gru:unmasked:predict_on_batch"),
+    "LSTM Keras / floor": ("lstm:masked:predict_on_batch", "lstm:floor:direct"),
+    "LSTM reloaded / masked": ("lstm:reloaded:predict_on_batch", "lstm:masked:predict_on_batch"),
+    "LSTM call / predict_on_batch": ("lstm:masked:call", "lstm:masked:predict_on_batch"),
+}
+PLOTTED = {
+    "lstm:masked:predict_on_batch": "masked",
+    "lstm:unmasked:predict_on_batch": "unmasked",
+    "lstm:reloaded:predict_on_batch": "reloaded (list)",
+    "lstm:floor:direct": "framework floor",
+}
+
+
+def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, is_current: Any) -> pd.DataFrame:
+    """One record per current latency row: cell, device, case, outcome and the statistics.
+
+    `median_ms` and its CI are the reference-corrected values where the row has them (raw otherwise);
+    `raw_median_ms` is always the plain median of the samples.
+    """
+    cells = {c.id: c for c in matrix.cells}
+    records = []
+    current = [
+        r
+        for r in rows
+        if r["scenario"] == scen.id and r["cell_id"] in cells and is_current(r, cells[r["cell_id"]], scen)
+    ]
+    speeds = stats.reference_speeds(current)
+    for row in current:
+        cell = cells[row["cell_id"]]
+        lat = row.get("latency") or {}
+        ci = lat.get("ci95_s") or [None, None]
+        raw = lat["median_s"] * 1e3 if lat else None
+        median = raw
+        corrected = stats.corrected_s(row, speeds)
+        if corrected is not None:
+            speed = corrected / lat["vs_ref"]["median"]
+            median = corrected * 1e3
+            ci = [v * speed if v is not None else None for v in lat["vs_ref"]["ci95"]]
+        records.append(
+            {
+                "cell": cell.id,
+                "device": row["device"],
+                "case": row["case_id"],
+                "outcome": row["outcome"],
+                "stage": row["failed_stage"],
+                "complete": row.get("complete", True),
+                "corrected": corrected is not None,
+                "median_ms": median,
+                "raw_median_ms": raw,
+                "ci_low_ms": ci[0] * 1e3 if ci[0] is not None else None,
+                "ci_high_ms": ci[1] * 1e3 if ci[1] is not None else None,
+                "iqr_ms": lat["iqr_s"] * 1e3 if lat else None,
+                "n": lat.get("n", 0),
+                "processes": lat.get("processes", 0),
+                "warnings": lat.get("warnings", []),
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def _fmt(rec: Any) -> str:
+    if rec["outcome"] != "ok" and pd.isna(rec["median_ms"]):
+        return f"✗ {rec['stage']}" if rec["stage"] else str(rec["outcome"])
+    low, high = rec["ci_low_ms"], rec["ci_high_ms"]
+    ci = f" [{low:.3g}–{high:.3g}]" if pd.notna(low) and pd.notna(high) else ""
+    flag = "" if rec["outcome"] == "ok" else f" ({rec['outcome']})"
+    warn = " ⚠" if rec["warnings"] else ""
+    return f"{rec['median_ms']:.3g}{ci}{warn}{flag}"
+
+
+def tables(df: pd.DataFrame, order: list[str], scen: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(medians with CI per cell x case, ratios of medians per cell) for one device."""
+    cases = [c.case_id for c in scen.cases()]
+    by = df.set_index(["cell", "case"])
+    cells = [c for c in order if c in set(df["cell"])]
+    medians = pd.DataFrame(
+        [[_fmt(by.loc[(cell, case)]) if (cell, case) in by.index else "not run" for case in cases] for cell in cells],
+        index=cells,
+        columns=cases,
+    )
+    ratio_rows = []
+    for cell in cells:
+        rec: dict[str, Any] = {}
+        for name, (num, den) in RATIOS.items():
+            a = by["median_ms"].get((cell, num))
+            b = by["median_ms"].get((cell, den))
+            rec[name] = f"{a / b:.2f}" if a is not None and b is not None and pd.notna(a) and pd.notna(b) else "—"
+        ratio_rows.append(rec)
+    return medians, pd.DataFrame(ratio_rows, index=cells)
+
+
+def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
+    """Latency against release, one panel per backend: median with its 95% CI for the LSTM variants."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = [b for b in ("tensorflow", "jax", "torch") if any(c.backend == b for c in cells)]
+    widths = [max(2, sum(1 for c in cells if c.backend == b)) for b in backends]
+    fig, axes = plt.subplots(
+        1, len(backends), figsize=(2.2 + 0.38 * sum(widths), 4.6), squeeze=False, width_ratios=widths, sharey=True
+    )
+    for ax, backend in zip(axes[0], backends, strict=True):
+        group = [c for c in cells if c.backend == backend]
+        xs = range(len(group))
+        for case, label in PLOTTED.items():
+            sub = df[df["case"] == case].set_index("cell")
+            ys = [sub["median_ms"].get(c.id) for c in group]
+            lo = [sub["ci_low_ms"].get(c.id) for c in group]
+            hi = [sub["ci_high_ms"].get(c.id) for c in group]
+            pts = [(x, y, lw, hg) for x, y, lw, hg in zip(xs, ys, lo, hi, strict=True) if y is not None and pd.notna(y)]
+            if not pts:
+                continue
+            err = [
+                [y - lw if pd.notna(lw) else 0 for _, y, lw, _ in pts],
+                [hg - y if pd.notna(hg) else 0 for _, y, _, hg in pts],
+            ]
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err, marker="o", ms=3, capsize=2, label=label)
+        ax.set_xticks(list(xs), [c.id for c in group], rotation=70, ha="right", fontsize=7)
+        ax.set_title(backend, fontsize=9)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(
+        "ms per batch (corrected median, 95% CI)" if df["corrected"].any() else "ms per batch (median, 95% CI)"
+    )
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def section(
+    rows: list[dict[str, Any]],
+    scen: Scenario,
+    matrix: Matrix,
+    order: list[Cell],
+    is_current: Any,
+    plots: Path,
+    root: Path,
+    machine_id: str,
+) -> list[str]:
+    """The latency section of one machine: one block per device, never mixing CPU and GPU rows."""
+    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    df = frame(rows, scen, matrix, is_current)
+    timed = [c for c in order if scen.applies_to(c.id, c.tags)]
+    if df.empty:
+        return [*out, "No current latency rows: run `nox -s bench` (or `nox -s matrix`).", ""]
+    bench = scen.bench or {}
+    corrected = bool(df["corrected"].any())
+    what = (
+        "median of sample / reference, where every sample is divided by a fixed pure-Python workload "
+        "timed in the same process just before and after it (`harness/refloop.py`), converted back to "
+        "milliseconds at that interpreter's fast-state reference speed on this machine (10th percentile of "
+        "the processes' reference medians); [95% CI]; plain medians in the second table"
+        if corrected
+        else "median of all samples, [95% CI of the median]"
+    )
+    out.append(
+        f"Milliseconds per batch of {scen.model['batch']} ({what}). "
+        f"Each cell ran {int(bench['rounds'])} timing processes (fewer where listed as unfinished), one per round, "
+        "rounds interleaved across cells; "
+        f"up to {int(bench['samples'])} samples per process after warm-up and loop calibration, "
+        f"{int(bench['threads']) or 'default'} thread(s) per backend"
+        + (", pinned to one CPU" if int(bench["cpu"]) != -2 else "")
+        + ". ⚠: pyperf-style instability warning in the row (listed below). Ratios divide medians measured in "
+        "the same processes."
+    )
+    refs = [v for r in rows if r["scenario"] == scen.id for v in r.get("reference_s") or []]
+    if refs:
+        out += [
+            "",
+            f"Machine drift: a fixed numpy workload, timed in the parent around every timing process, took "
+            f"{min(refs) * 1e3:.1f} to {max(refs) * 1e3:.1f} ms (max/min {max(refs) / min(refs):.2f}) over these "
+            "rows; rounds interleave cells so such drift falls on all of them alike.",
+        ]
+    steals = [v for r in rows if r["scenario"] == scen.id for v in r.get("steal_fraction") or [] if v is not None]
+    if steals:
+        out += [
+            "",
+            f"CPU steal (`/proc/stat`) during the timing processes: at most {max(steals):.1%} of the machine's CPU "
+            "time" + (", so slow phases are not time the hypervisor reports as taken." if max(steals) < 0.02 else "."),
+        ]
+    missing = [c.id for c in timed if c.id not in set(df["cell"])]
+    if missing:
+        out += ["", f"Not timed (no current row): {', '.join(f'`{m}`' for m in missing)}."]
+    partial = sorted(set(df.loc[~df["complete"].astype(bool), "cell"]))
+    if partial:
+        out += ["", f"Unfinished (fewer rounds than declared): {', '.join(f'`{p}`' for p in partial)}."]
+    for device in sorted(set(df["device"]), key=lambda d: (d != "cpu", d)):
+        sub = df[df["device"] == device]
+        ids = [c.id for c in timed]
+        medians, ratios = tables(sub, ids, scen)
+        out += ["", f"#### Device: {device}", ""]
+        ratios.insert(0, "cell", list(ratios.index))
+        out += ["Ratios of medians:", "", str(ratios.to_markdown(index=False)), ""]
+        medians.insert(0, "cell", list(medians.index))
+        label = "reference-corrected medians" if corrected else "medians"
+        out += [f"<details><summary>{label} and 95% CI per case (ms)</summary>", ""]
+        out += [str(medians.to_markdown(index=False)), "", "</details>", ""]
+        if corrected:
+            raw = sub.assign(median_ms=sub["raw_median_ms"], ci_low_ms=None, ci_high_ms=None)
+            plain, _ = tables(raw, ids, scen)
+            plain.insert(0, "cell", list(plain.index))
+            out += ["<details><summary>plain medians of the samples per case (ms)</summary>", ""]
+            out += [str(plain.to_markdown(index=False)), "", "</details>", ""]
+        name = f"{scen.id}-{machine_id}-{device.replace(':', '-').replace(' ', '_')}.png"
+        cells_here = [c for c in timed if c.id in set(sub["cell"])]
+        plot(sub, cells_here, plots / name, f"{scen.id} — {machine_id} — {device}")
+        out += [f"![latency against release, {device}]({Path(os.path.relpath(plots / name, root)).as_posix()})", ""]
+        warned = sub[sub["warnings"].map(bool)]
+        if not warned.empty:
+            out += [f"<details><summary>instability warnings ({len(warned)} rows)</summary>", ""]
+            out += [f"- `{r.cell}` `{r.case}`: {'; '.join(r.warnings)}" for r in warned.itertuples()]
+            out += ["", "</details>", ""]
+    return out

@@ -1,0 +1,367 @@
+"""A run over a set of cells: compatibility cases (cells side by side), then latency, then cross-load.
+
+A plan comes first: what each part must measure because it is not current (`harness.store.fresh`; for
+latency also a machine whose speed moved), so the estimate printed on every line covers all parts. Then
+each part runs, one line per case or process, and the run ends with a summary of what was measured,
+what was reused (and from when), and what failed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.decl import scenarios
+from harness.decl.cells import Cell
+from harness.decl.scenarios import Case, Scenario
+from harness.errors import UserError
+from harness.runner import bench, crossload, envs, wheels
+from harness.runner.cases import CellRun, run_cell
+from harness.runner.envs import Interpreter
+from harness.runner.progress import Estimate, Progress
+from harness.store import files, fresh
+
+PRIOR_CASE_S = 0.7  # wall seconds per compatibility case, two cells side by side, before any was measured
+PRIOR_INSTALL_S = 8.0  # a cell's environment from a warm uv cache
+PRIOR_PROCESS_S = 25.0  # one timing process (import, calibration, samples)
+PRIOR_CROSSLOAD_S = 12.0  # one cross-load process
+PRIOR_REPORT_S = 15.0
+
+
+@dataclass
+class Options:
+    """What the run measures and how: selection, freshness, parallelism, where interpreters come from."""
+
+    patterns: list[str] | None = None
+    fresh: bool = False
+    jobs: int = 2
+    device: str = "cpu"
+    python: str | None = None  # one interpreter for every cell (`run --python`)
+    wheels: Path | None = None  # Keras from wheel folders, in this interpreter
+    time_limit: float = 0.0
+    invoked: str = ""
+    parts: tuple[str, ...] = ("compat", "latency", "crossload")
+
+
+@dataclass
+class Summary:
+    """What a run did, per part: cells measured, reused (with when and where), failed."""
+
+    measured: dict[str, list[str]] = field(default_factory=dict)
+    reused: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    unfinished: dict[str, list[str]] = field(default_factory=dict)
+    reused_from: set[tuple[str, str]] = field(default_factory=set)  # (date, machine id) of reused rows
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, part: str, cell: str) -> None:
+        """Count a cell as measured, reused, failed or unfinished in a part."""
+        getattr(self, kind).setdefault(part, []).append(cell)
+
+    def line(self) -> str:
+        """One line: what was measured, reused (from when and where) and failed."""
+        parts = []
+        for part in ("compat", "latency", "crossload"):
+            m, r, f, u = (len(getattr(self, k).get(part, [])) for k in ("measured", "reused", "failed", "unfinished"))
+            if m or r or f or u:
+                name = {"compat": "cases", "latency": "latency", "crossload": "cross-load"}[part]
+                parts.append(f"{name}: {m} cells measured, {r} reused, {f} failed" + (f", {u} unfinished" if u else ""))
+        when = sorted({d for d, _ in self.reused_from})
+        where = sorted({mid for _, mid in self.reused_from})
+        reused = f" (reused rows measured {_span(when)} on {', '.join(where)})" if when else ""
+        return "; ".join(parts) + reused
+
+
+def _span(days: list[str]) -> str:
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
+def select_cells(matrix_cells: tuple[Cell, ...], ids: list[str] | None, tags: list[str] | None) -> list[Cell]:
+    """Cells by id or tag (any of the given), else every default cell, in file order."""
+    if not ids and not tags:
+        return [c for c in matrix_cells if c.default]
+    known = {c.id for c in matrix_cells}
+    unknown = sorted(set(ids or []) - known)
+    if unknown:
+        raise UserError(f"unknown cell id(s) {unknown}; `nox -s cells` lists them")
+    chosen = [c for c in matrix_cells if c.id in (ids or []) or set(tags or []) & set(c.tags)]
+    if not chosen:
+        raise UserError(f"no cell has tag(s) {tags}; cells are tagged by role, flavor and backend (`nox -s cells`)")
+    return chosen
+
+
+def applicable(scen: Scenario, cell: Cell, patterns: list[str] | None) -> list[Case]:
+    """The scenario's cases that apply to the cell and match the patterns (all when there are none)."""
+    if not scen.applies_to(cell.id, cell.tags):
+        return []
+    return [c for c in scen.cases() if not patterns or scenarios.matches(c, patterns)]
+
+
+class Interpreters:
+    """Each cell's interpreter, resolved (and installed) once per run, from one rule for every cell."""
+
+    def __init__(self, opts: Options, sites: dict[str, Path]) -> None:
+        self.opts, self.sites = opts, sites
+        self.found: dict[str, Interpreter] = {}
+
+    def __call__(self, cell: Cell) -> Interpreter:
+        """The cell's interpreter: given, in place with wheels, or a uv environment installed now if needed."""
+        if cell.id not in self.found:
+            if self.opts.python:
+                self.found[cell.id] = envs.given(cell, self.opts.python, self.opts.device)
+            elif self.opts.wheels is not None:
+                self.found[cell.id] = envs.in_place(cell, self.sites.get(cell.id), self.opts.device)
+            else:
+                self.found[cell.id] = envs.install(cell, self.opts.device)
+        return self.found[cell.id]
+
+
+@contextlib.contextmanager
+def interpreters(opts: Options, cells: list[Cell]) -> Iterator[Interpreters]:
+    """The run's interpreter resolver (wheel folders unpacked for its duration)."""
+    if opts.wheels is None:
+        yield Interpreters(opts, {})
+        return
+    if not opts.wheels.is_dir():
+        raise UserError(f"wheel folder {opts.wheels} does not exist (one sub-folder keras-<version> per Keras release)")
+    with wheels.unpacked(opts.wheels, [c for c in cells if c.keras]) as sites:
+        yield Interpreters(opts, sites)
+
+
+@dataclass
+class Plan:
+    """What a run will measure, per part, and what it will reuse."""
+
+    cells: list[Cell]
+    compat: list[tuple[int, Cell, list[Case]]] = field(default_factory=list)
+    compat_reused: list[tuple[int, Cell, int]] = field(default_factory=list)
+    latency: dict[str, list[tuple[Cell, list[Case]]]] = field(default_factory=dict)
+    latency_reused: list[Cell] = field(default_factory=list)
+    speed_note: str | None = None
+    crossload: list[Scenario] = field(default_factory=list)
+    crossload_reused: list[Scenario] = field(default_factory=list)
+    crossload_left: list[str] = field(default_factory=list)
+
+    def units(self, scens: dict[str, Scenario]) -> dict[str, int]:
+        """Cases, timing processes and cross-load processes to run."""
+        return {
+            "compat": sum(len(todo) for _, _, todo in self.compat),
+            "latency": sum(int((scens[sid].bench or {})["rounds"]) * len(ts) for sid, ts in self.latency.items()),
+            "crossload": sum(2 * len(s.cells) for s in self.crossload),
+        }
+
+
+def make_plan(
+    cells: list[Cell], all_cells: dict[str, Cell], scens: list[Scenario], results: Path, machine_id: str, opts: Options
+) -> Plan:
+    """Decide, from the stored rows, what each part must measure."""
+    plan = Plan(cells)
+    if "compat" in opts.parts:
+        checked = {s.id: s for s in scens if s.handler == "cases"}
+        for i, cell in enumerate(cells, 1):
+            cases = [c for s in checked.values() for c in applicable(s, cell, opts.patterns)]
+            if not cases:
+                continue
+            path = files.cell_path(results, machine_id, cell.id)
+            todo = cases if opts.fresh else fresh.to_run(path, cell, cases, checked)
+            if todo:
+                plan.compat.append((i, cell, todo))
+            else:
+                plan.compat_reused.append((i, cell, len(cases)))
+    timed = [s for s in scens if s.timed]
+    if "latency" in opts.parts and timed:
+        if not opts.fresh:
+            plan.speed_note = bench.speed_check(_rows(results, machine_id), machine_id)
+        for scen in timed:
+            for cell in cells:
+                cases = applicable(scen, cell, opts.patterns)
+                if not cases:
+                    continue
+                path = files.cell_path(results, machine_id, cell.id)
+                redo = opts.fresh or plan.speed_note
+                stale = cases if redo else fresh.to_run(path, cell, cases, {scen.id: scen})
+                if stale:
+                    plan.latency.setdefault(scen.id, []).append((cell, stale))
+                else:
+                    plan.latency_reused.append(cell)
+    if "crossload" in opts.parts:
+        chosen = {c.id for c in cells}
+        for scen in (s for s in scens if s.handler == "crossload"):
+            if opts.patterns and not any(scenarios.matches(c, opts.patterns) for c in scen.cases()):
+                continue
+            missing = [cid for cid in scen.cells if cid not in all_cells]
+            if missing:
+                raise UserError(f"{scen.id}: names cells the cells file does not have: {', '.join(missing)}")
+            if not set(scen.cells) <= chosen:
+                plan.crossload_left.append(scen.id)
+                continue
+            one = {scen.id: scen}
+            again = opts.fresh or any(
+                fresh.to_run(files.cell_path(results, machine_id, c), all_cells[c], scen.cases(), one, all_cells)
+                for c in scen.cells
+            )
+            (plan.crossload if again else plan.crossload_reused).append(scen)
+    return plan
+
+
+def estimate(plan: Plan, scens: list[Scenario], opts: Options, report: bool) -> Estimate:
+    """The run's estimate: every part's units at its prior pace until measured."""
+    est = Estimate()
+    units = plan.units({s.id: s for s in scens})
+    est.plan("compat", units["compat"], PRIOR_CASE_S)
+    installs = sum(
+        1 for c in plan.cells if opts.python is None and opts.wheels is None and not envs.installed(c, opts.device)
+    )
+    est.plan("install", installs, PRIOR_INSTALL_S)
+    est.plan("latency", units["latency"], PRIOR_PROCESS_S)
+    est.plan("crossload", units["crossload"], PRIOR_CROSSLOAD_S)
+    if report:
+        est.plan("report", 1, PRIOR_REPORT_S)
+    return est
+
+
+def _reused_from(path: Path, summary: Summary, scenario_ids: set[str]) -> None:
+    """Note when and where the reused rows of a cell file were measured."""
+    for row in files.read_file(path) if path.exists() else []:
+        if row["scenario"] in scenario_ids:
+            summary.reused_from.add((row["started_at"][:10], row["machine"]["id"]))
+
+
+def _rows(results: Path, machine_id: str) -> list[dict[str, Any]]:
+    folder = results / machine_id
+    return [r for path in sorted(folder.glob("*.jsonl")) for r in files.read_file(path)] if folder.is_dir() else []
+
+
+def _failed(counts: dict[str, int], path: Path, cases: list[Case]) -> bool:
+    """Whether the cell failed as a cell (install, import, crash or hang) rather than in its cases' stages."""
+    if counts.get("crash") or counts.get("timeout"):
+        return True
+    rows = fresh.rows_by_case(path)
+    return any((rows.get((c.scenario, c.case_id)) or {}).get("failed_stage") in ("install", "import") for c in cases)
+
+
+@dataclass
+class Run:
+    """One execution of a plan: where rows go, how interpreters are found, where progress is printed."""
+
+    plan: Plan
+    scens: dict[str, Scenario]
+    all_cells: dict[str, Cell]
+    results: Path
+    machine: dict[str, Any]
+    resolve: Callable[[Cell], Interpreter]
+    progress: Progress
+    opts: Options
+    summary: Summary = field(default_factory=Summary)
+
+    def label(self, i: int, cell: Cell) -> Progress:
+        """The progress of one cell: `[ i/n id]`."""
+        return self.progress.sub(f"[{i:>2}/{len(self.plan.cells)} {cell.id}]")
+
+    def interpreter(self, cell: Cell) -> Interpreter:
+        """The cell's interpreter (an install counts in the estimate)."""
+        installed = (
+            self.opts.python is not None or self.opts.wheels is not None or envs.installed(cell, self.opts.device)
+        )
+        interp = self.resolve(cell)
+        if not installed and self.progress.estimate is not None:
+            self.progress.estimate.tick("install")
+        return interp
+
+    def compat(self) -> None:
+        """Every planned cell's compatibility cases; `jobs` cells side by side."""
+        checked = {sid: s for sid, s in self.scens.items() if s.handler == "cases"}
+        for i, cell, count in self.plan.compat_reused:
+            _reused_from(files.cell_path(self.results, self.machine["id"], cell.id), self.summary, set(checked))
+            self.summary.add("reused", "compat", cell.id)
+            self.label(i, cell).line(f"up to date: {count} rows reused")
+        if not self.plan.compat:
+            return
+        if self.progress.estimate is not None:
+            self.progress.estimate.begin("compat")
+        jobs = self.opts.jobs
+        per_cell = max(1, jobs // len(self.plan.compat)) if len(self.plan.compat) < jobs else 1
+
+        def one(item: tuple[int, Cell, list[Case]]) -> None:
+            i, cell, todo = item
+            label = self.label(i, cell)
+            interp = self.interpreter(cell)
+            counts = run_cell(cell, checked, todo, self.results, self.machine, interp, label, jobs=per_cell,
+                              invoked=self.opts.invoked)  # fmt: skip
+            failed = _failed(counts, files.cell_path(self.results, self.machine["id"], cell.id), todo)
+            self.summary.add("failed" if failed else "measured", "compat", cell.id)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(self.plan.compat)))) as pool:
+            list(pool.map(one, self.plan.compat))
+        if self.progress.estimate is not None:
+            self.progress.estimate.end("compat")
+
+    def latency(self) -> None:
+        """The latency scenario(s) over the planned cells, rounds interleaved across cells."""
+        timed_ids = {sid for sid, s in self.scens.items() if s.timed}
+        for cell in dict.fromkeys(self.plan.latency_reused):
+            _reused_from(files.cell_path(self.results, self.machine["id"], cell.id), self.summary, timed_ids)
+            self.summary.add("reused", "latency", cell.id)
+        if self.plan.speed_note:
+            self.progress.line(f"latency: every cell is timed again: {self.plan.speed_note}")
+            self.summary.notes.append(f"latency timed again: {self.plan.speed_note}")
+        for sid, wanted in self.plan.latency.items():
+            scen = self.scens[sid]
+            todo: list[bench.Target] = []
+            for cell, cases in wanted:
+                interp = self.interpreter(cell)
+                problems = envs.problems(cell, interp)
+                if problems:
+                    self.progress.line(f"{cell.id}: not timed, its interpreter lacks its pins: {problems[0]}")
+                    CellRun(cell, {sid: scen}, cases, self.results, self.machine, self.opts.invoked, self.progress,
+                            interp).record_install_failure(problems, envs.install_log(interp))  # fmt: skip
+                    self.summary.add("failed", "latency", cell.id)
+                    continue
+                todo.append(bench.Target(cell, interp, cases))
+            if not todo:
+                continue
+            rounds = int((scen.bench or {})["rounds"])
+            self.progress.line(f"{sid}: {len(todo)} cells x {rounds} rounds, {len(todo[0].cases)} cases each")
+            deadline = self.progress.start + self.opts.time_limit if self.opts.time_limit else None
+            counts = bench.run(todo, scen, self.results, self.machine, self.opts.invoked, self.progress, deadline)
+            for target in todo:
+                lost = bool(target.reference_s) and len(target.lost) == len(target.reference_s)
+                short = len(target.reference_s) < rounds
+                kind = "failed" if lost else "unfinished" if short else "measured"
+                self.summary.add(kind, "latency", target.cell.id)
+            self.progress.line(f"{sid}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        if self.progress.estimate is not None:
+            self.progress.estimate.end("latency")
+
+    def crossload(self) -> None:
+        """Every planned cross-load set: each cell saves, then each loads what all saved."""
+        for sid in self.plan.crossload_left:
+            self.progress.line(f"{sid}: not run (its cells are not all selected)")
+        for scen in self.plan.crossload_reused:
+            for cid in scen.cells:
+                path = files.cell_path(self.results, self.machine["id"], cid)
+                _reused_from(path, self.summary, {scen.id})
+                self.summary.add("reused", "crossload", cid)
+        for scen in self.plan.crossload:
+            members = [self.all_cells[cid] for cid in scen.cells]
+            if self.progress.estimate is not None:
+                self.progress.estimate.begin("crossload")
+            self.progress.line(f"{scen.id}: {len(members)} cells save, then each loads all ({len(scen.cases())} cases)")
+            targets = [(cell, self.interpreter(cell)) for cell in members]
+            counts = crossload.run(scen, targets, self.results, self.machine, self.opts.invoked, self.progress)
+            for cell in members:
+                self.summary.add("measured", "crossload", cell.id)
+            self.progress.line(f"{scen.id}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        if self.progress.estimate is not None:
+            self.progress.estimate.end("crossload")
+
+    def all(self) -> Summary:
+        """Every part, in order."""
+        self.compat()
+        self.latency()
+        self.crossload()
+        return self.summary

@@ -1,0 +1,1 @@
+"""Upgrade questions over cells: triage an upgrade, bisect a release axis."""

@@ -1,0 +1,450 @@
+"""Bisect a release axis: the first Keras (or TensorFlow) release at which one case's outcome changes.
+
+The releases come from the package index (`pip index versions`, or `--releases` given by hand), final
+releases only, within `--from`/`--to`, and only those the base cell's rules admit. Each probe is the base
+cell with that one release swapped in. A probe whose pins equal a matrix cell reuses that cell's current
+row ("from data"); a probe stored by an earlier bisect is reused too; anything else is installed with uv
+into `.cache/envs/<id>` (`harness.runner.envs`) and run like any cell, its row stored under the bisect
+results folder. Binary search over the ordered releases needs about log2(n) probes beyond the two ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.decl import toml
+from harness.decl.cells import Cell, Matrix, rule_violation
+from harness.decl.scenarios import Case, Scenario
+from harness.errors import UserError
+from harness.runner import bench, envs
+from harness.runner.cases import run_cell
+from harness.runner.envs import Interpreter
+from harness.store import files, fresh
+
+AXES = {"keras": "keras", "tensorflow": "tensorflow-cpu"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def index_versions(package: str) -> list[str]:
+    """Every version of the package on the index, as `pip index versions` lists them (needs the network)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", package], capture_output=True, text=True, timeout=120
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("Available versions:"):
+            return [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
+    detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    raise UserError(f"could not list the releases of {package} ({detail}); give them with --releases")
+
+
+def probe_cell(base: Cell, axis: str, version: str, matrix: Matrix) -> Cell:
+    """The base cell with one release swapped in; a matrix cell with the same pins is used as it is."""
+    cell = dataclasses.replace(
+        base,
+        id="",
+        roles=("bisect",),
+        default=False,
+        keras=version if axis == "keras" else base.keras,
+        tensorflow=version if axis == "tensorflow" else base.tensorflow,
+    )
+    for known in matrix.cells:
+        if known.hash == cell.hash:
+            return known
+    tag = f"py{cell.python}" + (f"-tf{cell.tensorflow}" if cell.tensorflow else "") + f"-keras{cell.keras}"
+    tag += f"-{cell.backend}" if cell.backend != "tensorflow" else ""
+    return dataclasses.replace(cell, id=f"bisect-{tag}")
+
+
+def candidates(
+    base: Cell, axis: str, versions: list[str], low: str | None, high: str | None, rules: dict[str, Any], matrix: Matrix
+) -> tuple[list[tuple[str, Cell]], list[str]]:
+    """(release, probe cell) in release order, and the releases left out with the reason."""
+    from packaging.version import InvalidVersion, Version
+
+    out, skipped = [], []
+    for raw in versions:
+        try:
+            v = Version(raw)
+        except InvalidVersion:
+            continue
+        if v.is_prerelease or v.is_devrelease or (low and v < Version(low)) or (high and v > Version(high)):
+            continue
+        cell = probe_cell(base, axis, raw, matrix)
+        why = rule_violation(cell, rules)
+        if why:
+            skipped.append(f"{raw}: {why}")
+            continue
+        out.append((raw, cell))
+    out.sort(key=lambda item: Version(item[0]))
+    return out, skipped
+
+
+@dataclasses.dataclass
+class Probe:
+    """One release's evidence: the row, and whether it came from data or from an install made now."""
+
+    release: str
+    cell: Cell
+    row: dict[str, Any]
+    source: str
+
+    @property
+    def outcome(self) -> str:
+        """What the bisect compares: outcome and failing stage."""
+        return "ok" if self.row["outcome"] == "ok" else f"{self.row['outcome']} at {self.row['failed_stage']}"
+
+
+class Prober:
+    """Finds or makes the row of one case for a probe cell."""
+
+    def __init__(
+        self,
+        scen: Scenario,
+        case: Case,
+        results: Path,
+        store_at: Path,
+        machine: dict[str, Any],
+        progress: Any,
+        device: str = "cpu",
+    ) -> None:
+        self.scen, self.case = scen, case
+        self.results, self.store_at = results, store_at
+        self.machine, self.progress, self.device = machine, progress, device
+        self.installs = 0
+
+    def _stored(self, folder: Path, cell: Cell) -> dict[str, Any] | None:
+        row = fresh.rows_by_case(files.cell_path(folder, self.machine["id"], cell.id)).get(
+            (self.scen.id, self.case.case_id)
+        )
+        return row if row is not None and fresh.current(row, cell, self.scen) else None
+
+    def probe(self, release: str, cell: Cell) -> Probe:
+        """The case's row in this cell: stored data when current, else install and run it now."""
+        for folder, source in ((self.results, "data"), (self.store_at, "earlier bisect")):
+            row = self._stored(folder, cell)
+            if row is not None:
+                self.progress.line(f"{release}: {cell.id} from {source}")
+                return Probe(release, cell, row, source)
+        self.progress.line(f"{release}: installing {' '.join(cell.pins_for(self.device))} (python {cell.python})")
+        interp = envs.install(cell, self.device)
+        self.installs += 1
+        run_cell(
+            cell,
+            {self.scen.id: self.scen},
+            [self.case],
+            self.store_at,
+            self.machine,
+            interp,
+            self.progress,
+            invoked="python -m harness bisect",
+        )
+        row = self._stored(self.store_at, cell)
+        if row is None:
+            raise UserError(f"{cell.id}: the run stored no current row for {self.case.case_id}")
+        return Probe(release, cell, row, "installed now")
+
+
+def search(releases: list[tuple[str, Cell]], prober: Prober) -> tuple[list[Probe], tuple[Probe, Probe] | None]:
+    """Binary search for the first release whose outcome differs from the oldest one's."""
+    probes: dict[int, Probe] = {}
+
+    def at(i: int) -> Probe:
+        if i not in probes:
+            probes[i] = prober.probe(*releases[i])
+        return probes[i]
+
+    lo, hi = 0, len(releases) - 1
+    if at(lo).outcome == at(hi).outcome:
+        return [probes[i] for i in sorted(probes)], None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if at(mid).outcome == at(lo).outcome:
+            lo = mid
+        else:
+            hi = mid
+    return [probes[i] for i in sorted(probes)], (probes[lo], probes[hi])
+
+
+def _evidence(p: Probe) -> str:
+    r = p.row
+    msg = " ".join(str(r.get("error_message") or "").split())
+    msg = (msg[:200] + "…") if len(msg) > 200 else msg
+    detail = f" — {r.get('error_type')}: {msg}" if r["outcome"] != "ok" else ""
+    return f"`{p.cell.id}` ({p.source}, {r['started_at']}): **{p.outcome}**{detail}"
+
+
+def render(
+    case: Case,
+    axis: str,
+    base: Cell,
+    releases: list[tuple[str, Cell]],
+    skipped: list[str],
+    probes: list[Probe],
+    boundary: tuple[Probe, Probe] | None,
+    installs: int,
+    machine_id: str,
+    command: str,
+) -> str:
+    """The bisect as markdown: the boundary with both sides' evidence, then every probe."""
+    lines = [
+        f"# Bisect `{case.scenario}/{case.case_id}` over {axis}",
+        "",
+        f"`{command}` on `{machine_id}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, harness {__version__}.",
+        f"Base: {base.summary}; {len(releases)} {axis} releases from {releases[0][0]} to {releases[-1][0]}; "
+        f"{len(probes)} probed, {installs} installed now, the rest from stored rows.",
+        "",
+    ]
+    if boundary is None:
+        lines += [
+            f"**No change**: {releases[0][0]} and {releases[-1][0]} give the same outcome ({probes[0].outcome}).",
+            "",
+        ]
+    else:
+        before, after = boundary
+        lines += [
+            f"**First {axis} release with the new outcome: {after.release}** "
+            f"({before.outcome} up to {before.release}, {after.outcome} from {after.release}).",
+            "",
+            f"- last before: {_evidence(before)}",
+            f"- first after: {_evidence(after)}",
+            "",
+        ]
+    lines += ["Probes in release order:", ""]
+    lines += [f"- {p.release}: {_evidence(p)}" for p in probes]
+    if skipped:
+        lines += ["", _skipped_line(skipped)]
+    return "\n".join(lines) + "\n"
+
+
+def _skipped_line(skipped: list[str]) -> str:
+    """The releases the rules left out, grouped by reason."""
+    by_reason: dict[str, list[str]] = {}
+    for item in skipped:
+        release, _, why = item.partition(": ")
+        by_reason.setdefault(why.rsplit(", not ", 1)[0], []).append(release)
+    parts = [
+        f"{len(rels)} ({rels[0]}{f' … {rels[-1]}' if len(rels) > 1 else ''}): {why}" for why, rels in by_reason.items()
+    ]
+    return f"Left out by the release rules: {'; '.join(parts)}."
+
+
+def rules_of(cells_file: Path) -> dict[str, Any]:
+    """The [rules] table of the cells file (already validated by `cells.load`)."""
+    return dict(toml.loads(cells_file.read_text(encoding="utf-8")).get("rules", {}))
+
+
+# ---- latency: the first release whose timing differs from the oldest's beyond the threshold ----------------
+
+
+@dataclasses.dataclass
+class Timing:
+    """One probe's paired timing against the oldest release: the verdict and the per-round values (seconds)."""
+
+    release: str
+    cell: Cell
+    against: str
+    verdict: dict[str, Any]
+    pairs: list[tuple[float, float]]
+    lost: list[str]
+
+    @property
+    def word(self) -> str:
+        """`slower`, `faster`, `unchanged`, `uncertain` or `not measured` (see `triage.verdict`)."""
+        return str(self.verdict["verdict"])
+
+
+class LatencyProber:
+    """Times one latency case in two cells, paired and interleaved, as `harness triage` does for a whole cell."""
+
+    def __init__(
+        self, scen: Scenario, case: Case, rounds: int, threshold: float, progress: Any, device: str = "cpu"
+    ) -> None:
+        self.scen, self.case = scen, case
+        self.rounds, self.threshold = rounds, threshold
+        self.progress, self.device = progress, device
+        self.installs = 0
+        self.checked: dict[str, Interpreter] = {}
+
+    def interpreter(self, cell: Cell) -> Interpreter:
+        """The cell's uv environment (installed now if it lacks its pins), checked once per bisect."""
+        if cell.id in self.checked:
+            return self.checked[cell.id]  # the base cell is timed with every probe
+        if not envs.installed(cell, self.device):
+            self.progress.line(f"{cell.id}: installing {' '.join(cell.pins_for(self.device))} (python {cell.python})")
+            self.installs += 1
+        interp = envs.install(cell, self.device, check=True)
+        problems = envs.problems(cell, interp)
+        if problems:
+            raise UserError(f"{cell.id}: cannot time it, its environment lacks a pin: {problems[0]}")
+        self.checked[cell.id] = interp
+        return interp
+
+    def compare(self, base: tuple[str, Cell], probe: tuple[str, Cell]) -> Timing:
+        """`rounds` rounds of one process per cell, back to back, order alternating; the change probe/base."""
+        from harness.upgrade import triage
+
+        (base_release, base_cell), (release, cell) = base, probe
+        try:
+            targets = (
+                bench.Target(base_cell, self.interpreter(base_cell), [self.case]),
+                bench.Target(cell, self.interpreter(cell), [self.case]),
+            )
+        except UserError as exc:  # an install that failed: the search stops here and keeps what it measured
+            self.progress.line(f"{release} against {base_release}: not timed: {exc}")
+            return Timing(release, cell, base_release, triage.verdict([], self.threshold), [], [str(exc)])
+        self.progress.line(f"{release} against {base_release}: {self.rounds} paired rounds")
+        paired = triage.measure_pairs(targets, self.scen, self.rounds, self.progress)
+        pairs = paired.values.get(self.case.case_id, [])
+        timing = Timing(release, cell, base_release, triage.verdict(pairs, self.threshold), pairs, paired.lost)
+        self.progress.line(f"{release} against {base_release}: {_change(timing)}")
+        return timing
+
+
+@dataclasses.dataclass
+class LatencyBisect:
+    """The probes, the boundary (last unchanged or None for the oldest, first changed), the direct timing
+    across it, and why the search stopped early ('' when it did not)."""
+
+    timings: list[Timing]
+    boundary: tuple[Timing | None, Timing] | None
+    step: Timing | None
+    stopped: str
+
+
+def search_latency(releases: list[tuple[str, Cell]], prober: LatencyProber) -> LatencyBisect:
+    """Binary search for the first release significantly slower (or faster) than the oldest, past the threshold.
+
+    The newest release sets the direction; a probe counts as changed when its verdict against the oldest is
+    that direction.
+    """
+    oldest = releases[0]
+    timed: dict[int, Timing] = {}
+
+    def at(i: int) -> Timing:
+        if i not in timed:
+            timed[i] = prober.compare(oldest, releases[i])
+        return timed[i]
+
+    def done(boundary: tuple[Timing | None, Timing] | None, step: Timing | None, why: str) -> LatencyBisect:
+        return LatencyBisect([timed[i] for i in sorted(timed)], boundary, step, why)
+
+    lo, hi = 0, len(releases) - 1
+    direction = at(hi).word
+    if direction == "not measured":
+        return done(None, None, f"{releases[hi][0]} could not be timed ({_lost(at(hi))})")
+    if direction not in ("slower", "faster"):
+        return done(None, None, "")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if at(mid).word == "not measured":
+            return done(None, None, f"{releases[mid][0]} could not be timed ({_lost(at(mid))})")
+        if at(mid).word == direction:
+            hi = mid
+        else:
+            lo = mid
+    before = timed.get(lo)
+    step = timed[hi] if lo == 0 else prober.compare(releases[lo], releases[hi])
+    return done((before, timed[hi]), step, "")
+
+
+def _lost(t: Timing) -> str:
+    return "; ".join(t.lost) or "no samples"
+
+
+def _change(t: Timing) -> str:
+    v = t.verdict
+    if v["change"] is None:
+        return f"**not measured** ({_lost(t)})"
+    low, high = v["ci"]
+    return (
+        f"{v['change']:+.1%} [{low:+.1%}, {high:+.1%}], p = {v['p']:.3f}, **{t.word}** "
+        f"({v['to_ms']:.3g} ms vs {v['from_ms']:.3g} ms, {v['pairs']} pairs"
+        + (f"; lost: {'; '.join(t.lost)}" if t.lost else "")
+        + ")"
+    )
+
+
+def render_latency(
+    case: Case,
+    axis: str,
+    base: Cell,
+    releases: list[tuple[str, Cell]],
+    skipped: list[str],
+    result: LatencyBisect,
+    prober: LatencyProber,
+    machine_id: str,
+    command: str,
+) -> str:
+    """The latency bisect as markdown: the boundary with its paired evidence, then every probe."""
+    timings, boundary, step, why = result.timings, result.boundary, result.step, result.stopped
+    oldest, newest = releases[0][0], releases[-1][0]
+    lines = [
+        f"# Bisect the latency of `{case.scenario}/{case.case_id}` over {axis}",
+        "",
+        f"`{command}` on `{machine_id}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, harness {__version__}.",
+        f"Base: {base.summary}; {len(releases)} {axis} releases from {oldest} to {newest}; "
+        f"{len(timings)} probed, {prober.installs} environment(s) installed now.",
+        "",
+        f"Each probe is timed against {oldest} in {prober.rounds} paired rounds (one process per cell, back to "
+        "back, order alternating; reference-corrected medians as in `harness triage`). A change counts when the "
+        f"Wilcoxon p < 0.05, the bootstrap 95% CI excludes 0 and it is at least {prober.threshold:.0%}; the "
+        f"newest release sets the direction, and the search assumes the change persists once it appears.",
+        "",
+    ]
+    if why:
+        lines += [f"**Stopped**: {why}.", ""]
+    elif boundary is None and timings[-1].word == "uncertain":
+        lines += [
+            f"**Not settled**: {newest} against {oldest} is past {prober.threshold:.0%} but not significant: "
+            f"{_change(timings[-1])}. More rounds (`--rounds 10`) give the test more power.",
+            "",
+        ]
+    elif boundary is None:
+        lines += [
+            f"**No latency change beyond {prober.threshold:.0%}**: {newest} against {oldest}: {_change(timings[-1])}.",
+            "",
+        ]
+    else:
+        before, after = boundary
+        lines += [
+            f"**First {axis} release {after.word} than {oldest} by at least {prober.threshold:.0%}: {after.release}**.",
+            "",
+            f"- last before: {before.release + ' against ' + oldest + ': ' + _change(before) if before else oldest}",
+            f"- first after: {after.release} against {oldest}: {_change(after)}",
+        ]
+        if step is not None and before is not None:
+            lines.append(f"- the step itself: {after.release} against {before.release}: {_change(step)}")
+        lines.append("")
+    lines += ["Probes in release order:", ""]
+    lines += [f"- {t.release} (`{t.cell.id}`) against {t.against}: {_change(t)}" for t in timings]
+    if skipped:
+        lines += ["", _skipped_line(skipped)]
+    return "\n".join(lines) + "\n"
+
+
+def latency_data(result: LatencyBisect, threshold: float) -> dict[str, Any]:
+    """The probes' verdicts and paired values (seconds), for the JSON beside the markdown."""
+
+    def one(t: Timing) -> dict[str, Any]:
+        return {
+            "release": t.release,
+            "cell": t.cell.id,
+            "against": t.against,
+            **t.verdict,
+            "pairs_s": t.pairs,
+            "lost": t.lost,
+        }
+
+    return {
+        "threshold": threshold,
+        "probes": [one(t) for t in result.timings],
+        "first_changed": result.boundary[1].release if result.boundary else None,
+        "step": one(result.step) if result.step else None,
+        "stopped": result.stopped or None,
+    }

@@ -1,0 +1,62 @@
+"""The latency section of the report, from stored rows of a real bench run (no framework involved)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from harness.decl.cells import Matrix
+from harness.decl.scenarios import Scenario
+from harness.readers import latency_report, report
+
+MASKED = "lstm:masked:predict_on_batch"
+
+
+def latency_scenario(scens: list[Scenario]) -> Scenario:
+    return next(s for s in scens if s.id == "latency")
+
+
+def test_tables_hold_medians_with_ci_and_ratios(
+    latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
+) -> None:
+    scen = latency_scenario(scens)
+    df = latency_report.frame(latency_rows, scen, matrix, lambda *a: True)
+    order = [c.id for c in sorted(matrix.cells, key=report.cell_order)]
+    medians, ratios = latency_report.tables(df, order, scen)
+    assert list(medians.index) == [c for c in order if c in set(df["cell"])]
+    assert "[" in medians.loc["tf2.21.0-keras3.15.1", "lstm:masked:predict_on_batch"]  # median [CI]
+    by = df.set_index(["cell", "case"])["median_ms"]
+    keras, floor = by[("torch2.13.0-keras3.15.1", MASKED)], by[("torch2.13.0-keras3.15.1", "lstm:floor:direct")]
+    assert ratios.loc["torch2.13.0-keras3.15.1", "LSTM Keras / floor"] == f"{keras / floor:.2f}"
+
+
+def test_section_separates_devices_and_draws_a_plot(
+    latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path
+) -> None:
+    scen = latency_scenario(scens)
+    # A copy of one cell's rows relabelled as another device: only to check that devices stay apart.
+    other = copy.deepcopy([r for r in latency_rows if r["cell_id"] == "jax0.10.2-keras3.15.1"])
+    for r in other:
+        r["device"] = "gpu:Test"
+    order = sorted(matrix.cells, key=report.cell_order)
+    lines = latency_report.section(latency_rows + other, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m")
+    text = "\n".join(lines)
+    assert "#### Device: cpu" in text and "#### Device: gpu:Test" in text
+    assert text.index("#### Device: cpu") < text.index("#### Device: gpu:Test")
+    assert "Machine drift" in text and "LSTM Keras / floor" in text
+    assert (tmp_path / "latency-m-cpu.png").stat().st_size > 10_000
+    assert (tmp_path / "latency-m-gpu-Test.png").exists()
+
+
+def test_stale_and_missing_rows_are_not_shown_as_measured(
+    latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path
+) -> None:
+    rows = copy.deepcopy(latency_rows)
+    for r in rows:
+        if r["cell_id"] == "tf2.21.0-keras3.15.1":
+            r["scenario_hash"] = "000000000000"
+    text = report.render(rows, matrix, scens, tmp_path, tmp_path)
+    section = text[text.index("(`latency`)") :]
+    assert "Not timed (no current row)" in section and "`tf2.21.0-keras3.15.1`" in section.split("####")[0]
+    assert "tf2.21.0-keras3.15.1 " not in section.split("Ratios of medians")[1].split("<details>")[0]
