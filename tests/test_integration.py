@@ -120,7 +120,7 @@ def test_unknown_cell_is_one_line_exit_2(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("error: unknown cell id 'tf9.9.9'") and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: unknown cell id(s) ['tf9.9.9']") and "Traceback" not in proc.stderr
     assert not any(tmp_path.iterdir())
 
 

@@ -60,3 +60,21 @@ def test_stale_and_missing_rows_are_not_shown_as_measured(
     section = text[text.index("(`latency`)") :]
     assert "Not timed (no current row)" in section and "`tf2.21.0-keras3.15.1`" in section.split("####")[0]
     assert "tf2.21.0-keras3.15.1 " not in section.split("Ratios of medians")[1].split("<details>")[0]
+
+
+def test_rows_of_different_bench_runs_are_named_as_such(
+    latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path
+) -> None:
+    scen = latency_scenario(scens)
+    order = sorted(matrix.cells, key=report.cell_order)
+    one = copy.deepcopy(latency_rows)
+    for r in one:
+        r["run_id"] = "m@2026-11-29T10:00:00Z"
+    text = "\n".join(latency_report.section(one, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m"))
+    assert "separate bench runs" not in text
+    for r in one:
+        if r["cell_id"] == "jax0.10.2-keras3.15.1":
+            r["run_id"] = "m@2026-11-30T09:00:00Z"
+    text = "\n".join(latency_report.section(one, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m"))
+    assert "**These rows come from 2 separate bench runs**" in text
+    assert "`m@2026-11-30T09:00:00Z`: 1 cells (jax0.10.2-keras3.15.1)" in text

@@ -107,11 +107,12 @@ def test_inplace_runs_cases_and_latency_from_wheels(bare_python: Path, wheels: P
     assert all(r["keras"] == "3.15.1" and r["backend"] == "jax" for r in seed.values())
     timed = {k: r for k, r in rows.items() if r["scenario"] == "latency"}
     assert len(timed) == 3 and all(r["outcome"] == "ok" and r["latency"]["n"] == 3 for r in timed.values())
-    # no keras-3.14.1 folder: that cell's cases are install failures, and it is not timed
+    # no keras-3.14.1 folder: that cell's cases and latency are install failures, and it is not timed
     missing = rows_of(tmp_path / "results", "inplace-jax0.10.2-keras3.14.1")
     assert {(r["outcome"], r["failed_stage"]) for r in missing.values()} == {("fail", "install")}
-    assert all(r["scenario"] == "masking-lstm" for r in missing.values())
+    assert {r["scenario"] for r in missing.values()} == {"masking-lstm", "latency"}
     assert "keras is not installed" in next(iter(missing.values()))["error_message"]
+    assert "cases: 1 cells measured, 0 reused, 1 failed; latency: 1 cells measured, 0 reused, 1 failed" in proc.stdout
 
 
 def test_a_time_limit_that_has_passed_starts_no_timing_process(bare_python: Path, wheels: Path, tmp_path: Path) -> None:

@@ -91,6 +91,10 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
     """Plan and run the selected cells' parts, print what was done, render the report (`report`)."""
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    name = getattr(args, "command", "matrix")
+    need(name, "packaging", *(("numpy", "scipy") if "latency" in parts else ()))
+    if report:
+        need(name, "pandas", "matplotlib", "tabulate")
     time_limit = float(getattr(args, "time_limit", 0) or 0)
     if time_limit < 0:
         raise UserError(f"--time-limit must be seconds (0: none), got {time_limit}")

@@ -36,5 +36,6 @@ def render(matrix: Matrix, scens: list[Scenario], results: Path, out: Path | Non
 
 def main(args: argparse.Namespace) -> int:
     """Render from stored rows only."""
+    common.need("report", "pandas", "matplotlib", "tabulate")
     print(render(cells_mod.load(args.cells), scenarios.load_all(args.scenarios), args.results, args.out, args.plots))
     return 0

@@ -56,6 +56,7 @@ def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, is_current
         records.append(
             {
                 "cell": cell.id,
+                "run": row.get("run_id") or f"{row['machine']['id']}@{row['started_at'][:10]}",
                 "device": row["device"],
                 "case": row["case_id"],
                 "outcome": row["outcome"],
@@ -149,6 +150,11 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _few(cells: list[str]) -> str:
+    """`N cells (a, b, c …)`."""
+    return f"{len(cells)} cells ({', '.join(cells[:3])}{' …' if len(cells) > 3 else ''})"
+
+
 def section(
     rows: list[dict[str, Any]],
     scen: Scenario,
@@ -199,6 +205,14 @@ def section(
             "",
             f"CPU steal (`/proc/stat`) during the timing processes: at most {max(steals):.1%} of the machine's CPU "
             "time" + (", so slow phases are not time the hypervisor reports as taken." if max(steals) < 0.02 else "."),
+        ]
+    runs = df.groupby("run")["cell"].agg(lambda cells: sorted(set(cells)))
+    if len(runs) > 1:
+        out += [
+            "",
+            f"**These rows come from {len(runs)} separate bench runs**; figures of different runs are not comparable "
+            "(the machine's speed moves between runs, see the README's spread section). `nox -s bench -- --fresh` "
+            "times every cell in one run. " + "; ".join(f"`{run}`: {_few(cells)}" for run, cells in runs.items()) + ".",
         ]
     missing = [c.id for c in timed if c.id not in set(df["cell"])]
     if missing:

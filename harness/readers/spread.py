@@ -23,7 +23,9 @@ def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.Dat
     if statistic not in STATISTICS:
         raise UserError(f"statistic {statistic!r} is not one of {list(STATISTICS)}")
     rows = [
-        r for r in files.read_all(results) if r["scenario"] == scenario and r.get("latency") and r.get("complete", True)
+        r
+        for r in files.read_all(results, older=True)
+        if r["scenario"] == scenario and r.get("latency") and r.get("complete", True)
     ]
     speeds = stats.reference_speeds(rows)
     records = [
@@ -33,7 +35,7 @@ def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.Dat
             "cell": r["cell_id"],
             "case": r["case_id"],
             "median_s": _value(r, statistic, speeds),
-            "hash": r["scenario_hash"],
+            "hash": r.get("measured_by", "latency/1"),  # schema-1 rows: what latency/1 declares it measures
         }
         for r in rows
     ]
@@ -64,7 +66,7 @@ def spread(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         raise UserError("the two results folders share no (machine, device, cell, case) latency rows")
     stale = both[both["hash_a"] != both["hash_b"]]
     if not stale.empty:
-        raise UserError(f"{len(stale)} rows were measured with another scenario or harness in one of the runs")
+        raise UserError(f"{len(stale)} rows were measured by another version of the latency code in one of the runs")
     both["change"] = both["median_s_b"] / both["median_s_a"] - 1
     return both[["median_s_a", "median_s_b", "change"]]
 

@@ -24,7 +24,7 @@ def cell_path(results: Path, machine_id: str, cell_id: str) -> Path:
     return results / machine_id / f"{cell_id}.jsonl"
 
 
-def read_file(path: Path) -> list[dict[str, Any]]:
+def read_file(path: Path, older: bool = False) -> list[dict[str, Any]]:
     """Rows of one file; a corrupt line or unknown schema raises UserError with file:line."""
     rows = []
     try:
@@ -38,17 +38,17 @@ def read_file(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{no}: corrupt result line ({exc.msg})") from None
-        rows.append(schema.check(row, f"{path}:{no}"))
+        rows.append(schema.check(row, f"{path}:{no}", older))
     return rows
 
 
-def read_all(results: Path) -> list[dict[str, Any]]:
+def read_all(results: Path, older: bool = False) -> list[dict[str, Any]]:
     """Every row under the results folder, machine folders included, in a stable order."""
     if not results.is_dir():
         raise UserError(f"results folder {results} does not exist; run `nox -s matrix` first")
     rows: list[dict[str, Any]] = []
     for path in sorted(results.glob("*/*.jsonl")):
-        rows.extend(read_file(path))
+        rows.extend(read_file(path, older))
     return rows
 
 

@@ -56,17 +56,23 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def check(row: Any, where: str) -> dict[str, Any]:
-    """Return the row if it is a valid current-schema row, else raise UserError naming `where`."""
+# Version 1 rows (before declared handler versions) lack `measured_by`; only the spread of latency between
+# runs reads them, to compare today's figures with an older run's.
+OLDER = {1: {k: v for k, v in REQUIRED.items() if k != "measured_by"}}
+
+
+def check(row: Any, where: str, older: bool = False) -> dict[str, Any]:
+    """Return the row if it is a valid current-schema row (`older`: or a version-1 row), else raise UserError."""
     if not isinstance(row, dict):
         raise UserError(f"{where}: a result row must be a JSON object")
     version = row.get("schema")
-    if version != SCHEMA_VERSION:
+    required = REQUIRED if version == SCHEMA_VERSION else OLDER.get(int(version), {}) if older and version else {}
+    if not required:
         raise UserError(
             f"{where}: results schema {version!r} is not the version this harness reads ({SCHEMA_VERSION}); "
             "rerun that cell (`nox -s matrix -- --fresh --cell ID`) or read it with the harness version that wrote it"
         )
-    for key, typ in REQUIRED.items():
+    for key, typ in required.items():
         if key not in row:
             raise UserError(f"{where}: result row lacks field {key!r}")
         if not isinstance(row[key], typ):
