@@ -5,6 +5,8 @@
 # as one archive (results/<machine>/<cell>.jsonl and the seed step's logs) plus the log; unpack it and
 # `python -m harness merge <unpacked>/results` into the repository's results/.
 #
+# Every step is `python -m harness matrix --wheels ...`: cells run in this interpreter, Keras unpacked.
+#
 #   scripts/gpu-run.sh            # every gpu cell (jax and torch)
 #   scripts/gpu-run.sh jax        # only the jax cells
 #   LIMIT=540 scripts/gpu-run.sh  # a device lent for minutes: no timing process starts that would end later
@@ -39,8 +41,9 @@ print(" ".join(c["id"] for c in json.load(sys.stdin)["cells"]
   echo "== seed cases, every cell at once ($(date -u +%H:%M:%S))"
   [ "$SEED" = 0 ] && cells_seed="" || cells_seed=$cells
   for c in $cells_seed; do
-    timeout 300 python3 -m harness inplace --wheels "$WHEELS" --cell "$c" --case 'masking-lstm/*' --no-bench \
-      --jobs 1 --results "$OUT/results" --invoked-by "scripts/gpu-run.sh" "$@" >"$OUT/seed-logs/$c.log" 2>&1 &
+    timeout 300 python3 -m harness matrix --wheels "$WHEELS" --cell "$c" --case 'masking-lstm/*' --no-report \
+      --device auto --jobs 1 --results "$OUT/results" --invoked-by "scripts/gpu-run.sh" "$@" \
+      >"$OUT/seed-logs/$c.log" 2>&1 &
   done
   wait
   for c in $cells_seed; do echo "-- $c"; tail -n 4 "$OUT/seed-logs/$c.log"; done
@@ -49,8 +52,8 @@ print(" ".join(c["id"] for c in json.load(sys.stdin)["cells"]
   if [ "$LIMIT" -gt 0 ]; then limit=(--time-limit "$((LIMIT - ($(date +%s) - start)))"); fi
   cell_args=()
   for c in $cells; do cell_args+=(--cell "$c"); done
-  python3 -m harness inplace --wheels "$WHEELS" "${cell_args[@]}" --case 'latency/*' "${limit[@]}" \
-    --results "$OUT/results" --invoked-by "scripts/gpu-run.sh" "$@"
+  python3 -m harness matrix --wheels "$WHEELS" "${cell_args[@]}" --case 'latency/*' "${limit[@]}" --no-report \
+    --device auto --results "$OUT/results" --invoked-by "scripts/gpu-run.sh" "$@"
   echo "== done in $(($(date +%s) - start)) s"
 } 2>&1 | tee "$log"
 [ "${PIPESTATUS[0]}" = 2 ] && exit 2  # no such cell: nothing to pack

@@ -160,6 +160,7 @@ def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_pa
         "run",
         "matrix",
         "bench",
+        "diff",
         "spread",
         "report",
         "repair",

@@ -78,12 +78,30 @@ def compare_masked(cfg: dict[str, Any], y: Any, ref: Any, tol: dict[str, float])
     return diff
 
 
+Stage = tuple[str, float, BaseException | None]  # name, seconds, what stopped it (None: it passed)
+
+
+def walk(stages: list[tuple[str, Callable[[], None]]], stage: Callable[[str], None]) -> list[Stage]:
+    """Run stages in order, announcing each to the parent, and stop at the first that raises."""
+    done: list[Stage] = []
+    for name, fn in stages:
+        stage(name)
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as exc:
+            done.append((name, round(time.perf_counter() - t0, 4), exc))
+            break
+        done.append((name, round(time.perf_counter() - t0, 4), None))
+    return done
+
+
 @dataclass
 class Built:
     """What the shared first stages produced (or the exception that stopped them), per build key."""
 
     key: str
-    stages: list[tuple[str, float, BaseException | None]] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     first_case: str = ""
 
@@ -117,15 +135,7 @@ def _first_stages(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[
     first: list[tuple[str, Callable[[], None]]] = [("build", build), ("predict", predict_before)]
     if masking:
         first.append(("masking", masking_before))
-    for name, fn in first:
-        stage(name)
-        t0 = time.perf_counter()
-        try:
-            fn()
-        except Exception as failure:  # the finding; later cases with this key get the same one
-            built.stages.append((name, round(time.perf_counter() - t0, 4), failure))
-            break
-        built.stages.append((name, round(time.perf_counter() - t0, 4), None))
+    built.stages = walk(first, stage)  # a failure is the finding; later cases with this key get the same one
     return built
 
 
@@ -198,15 +208,10 @@ def run_case(
     stages += [("load", load_stage), ("predict_after_load", predict_after_load), ("equivalence", equivalence)]
     if masking:
         stages.append(("masking_after_load", masking_after_load))
-    for name, fn in stages:
-        stage(name)
-        t0 = time.perf_counter()
-        try:
-            fn()
-        except Exception as exc:  # a failing stage is the finding we record
+    for name, seconds, exc in walk(stages, stage):
+        result.stage_s[name] = seconds
+        if exc is not None:  # a failing stage is the finding we record
             return _stopped(result, name, exc)
-        finally:
-            result.stage_s[name] = round(time.perf_counter() - t0, 4)
     return result
 
 

@@ -15,6 +15,7 @@ NAMES = (
     "bisect",
     "repair",
     "spread",
+    "diff",
     "cells",
     "merge",
     "ci-matrix",

@@ -272,6 +272,11 @@ class Run:
             self.progress.estimate.tick("install")
         return interp
 
+    def _cost(self, cell: Cell, todo: list[Case]) -> float:
+        """Seconds the cell's cases took when last measured here (one second a case where none was)."""
+        rows = fresh.rows_by_case(files.cell_path(self.results, self.machine["id"], cell.id))
+        return sum(float((rows.get((c.scenario, c.case_id)) or {}).get("duration_s") or 1.0) for c in todo)
+
     def compat(self) -> None:
         """Every planned cell's compatibility cases; `jobs` cells side by side."""
         checked = {sid: s for sid, s in self.scens.items() if s.handler == "cases"}
@@ -295,8 +300,11 @@ class Run:
             failed = _failed(counts, files.cell_path(self.results, self.machine["id"], cell.id), todo)
             self.summary.add("failed" if failed else "measured", "compat", cell.id)
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(self.plan.compat)))) as pool:
-            list(pool.map(one, self.plan.compat))
+        # Longest cells first (by the seconds their stored rows took, else by case count): the last cells
+        # to finish are short ones, so both cores stay busy to the end.
+        order = sorted(self.plan.compat, key=lambda item: -self._cost(item[1], item[2]))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(jobs, len(order)))) as pool:
+            list(pool.map(one, order))
         if self.progress.estimate is not None:
             self.progress.estimate.end("compat")
 

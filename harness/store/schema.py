@@ -66,7 +66,10 @@ def check(row: Any, where: str, older: bool = False) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise UserError(f"{where}: a result row must be a JSON object")
     version = row.get("schema")
-    required = REQUIRED if version == SCHEMA_VERSION else OLDER.get(int(version), {}) if older and version else {}
+    if version == SCHEMA_VERSION:
+        required = REQUIRED
+    else:
+        required = OLDER.get(version, {}) if older and isinstance(version, int) else {}
     if not required:
         raise UserError(
             f"{where}: results schema {version!r} is not the version this harness reads ({SCHEMA_VERSION}); "
