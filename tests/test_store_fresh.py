@@ -148,3 +148,20 @@ def test_speed_check_needs_rows_of_this_python(latency_rows: list[dict[str, Any]
 @pytest.fixture()
 def scens() -> list[Scenario]:
     return scenarios.load_all(ROOT / "scenarios")
+
+
+def test_rows_of_an_older_schema_are_stale_and_kept_until_replaced(
+    tmp_path: Path, stored_rows: list[dict[str, Any]], matrix: cells.Matrix, scens: list[Scenario]
+) -> None:
+    first, second = (dict(r) for r in stored_rows[:2])
+    for row in (first, second):
+        row["schema"] = 1
+        del row["measured_by"]
+    path = tmp_path / "m" / "c.jsonl"
+    path.parent.mkdir()
+    path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
+    cell, scen = matrix.get(first["cell_id"]), by_id(scens)[first["scenario"]]
+    assert fresh.stale_reason(first, cell, scen) == "measured by an older harness (results schema 1), now cases/1"
+    files.upsert(path, [stored_rows[0]], [])  # a new row replaces its older one; the other older row stays
+    kept = {r["case_id"]: r["schema"] for r in files.read_file(path, older=True)}
+    assert kept == {stored_rows[0]["case_id"]: 2, second["case_id"]: 1}

@@ -226,14 +226,18 @@ def estimate(plan: Plan, scens: list[Scenario], opts: Options, report: bool) -> 
 
 def _reused_from(path: Path, summary: Summary, scenario_ids: set[str]) -> None:
     """Note when and where the reused rows of a cell file were measured."""
-    for row in files.read_file(path) if path.exists() else []:
+    for row in files.read_file(path, older=True) if path.exists() else []:
         if row["scenario"] in scenario_ids:
             summary.reused_from.add((row["started_at"][:10], row["machine"]["id"]))
 
 
 def _rows(results: Path, machine_id: str) -> list[dict[str, Any]]:
     folder = results / machine_id
-    return [r for path in sorted(folder.glob("*.jsonl")) for r in files.read_file(path)] if folder.is_dir() else []
+    return (
+        [r for path in sorted(folder.glob("*.jsonl")) for r in files.read_file(path, older=True)]
+        if folder.is_dir()
+        else []
+    )
 
 
 def _failed(counts: dict[str, int], path: Path, cases: list[Case]) -> bool:

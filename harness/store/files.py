@@ -96,8 +96,11 @@ def locked(folder: Path) -> Iterator[None]:
 
 
 def upsert(path: Path, new: list[dict[str, Any]], order: list[tuple[str, str]]) -> None:
-    """Merge rows into the cell's file, replacing rows of the same (scenario, case), under the folder's lock."""
+    """Merge rows into the cell's file, replacing rows of the same (scenario, case), under the folder's lock.
+
+    Rows of an older schema are kept until a new row replaces them (a fresh run replaces them all).
+    """
     with locked(path.parent):
-        old = read_file(path) if path.exists() else []
+        old = read_file(path, older=True) if path.exists() else []
         fresh_keys = {_key(r) for r in new}
         write_rows(path, [r for r in old if _key(r) not in fresh_keys] + new, order)

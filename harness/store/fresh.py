@@ -26,8 +26,8 @@ def stale_reason(row: dict[str, Any], cell: Cell, scen: Scenario, source: Cell |
         return "the cell's pins changed"
     if row["scenario_hash"] != scen.hash:
         return "the scenario's declaration changed"
-    if row["measured_by"] != scen.measured_by:
-        return f"measured by {row['measured_by']}, now {scen.measured_by}"
+    if row.get("measured_by") != scen.measured_by:
+        return f"measured by {row.get('measured_by') or 'an older harness (results schema 1)'}, now {scen.measured_by}"
     if "saved_by" in row["params"] and (source is None or row.get("saved_by_hash") != source.hash):
         return "the saving cell's pins changed"
     return None
@@ -54,7 +54,7 @@ def rerun_reason(row: dict[str, Any] | None, cell: Cell, scen: Scenario, source:
 
 def rows_by_case(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """(scenario, case) -> the stored row of one cell file (empty when there is none)."""
-    return {(r["scenario"], r["case_id"]): r for r in files.read_file(path)} if path.exists() else {}
+    return {(r["scenario"], r["case_id"]): r for r in files.read_file(path, older=True)} if path.exists() else {}
 
 
 def to_run(
