@@ -284,10 +284,12 @@ class Run:
     def compat(self) -> None:
         """Every planned cell's compatibility cases; `jobs` cells side by side."""
         checked = {sid: s for sid, s in self.scens.items() if s.handler == "cases"}
-        for i, cell, count in self.plan.compat_reused:
+        for _, cell, _ in self.plan.compat_reused:
             _reused_from(files.cell_path(self.results, self.machine["id"], cell.id), self.summary, set(checked))
             self.summary.add("reused", "compat", cell.id)
-            self.label(i, cell).line(f"up to date: {count} rows reused")
+        if self.plan.compat_reused:
+            rows = sum(count for _, _, count in self.plan.compat_reused)
+            self.progress.line(f"cases: {len(self.plan.compat_reused)} cells current, {rows} rows reused")
         if not self.plan.compat:
             return
         if self.progress.estimate is not None:
