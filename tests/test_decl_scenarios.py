@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.decl import scenarios
+from harness.decl import handlers, scenarios
 from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +98,7 @@ def test_latency_scenario_is_timed_by_its_own_handler(scens: list[scenarios.Scen
     assert lat.timed and not by_id["masking-lstm"].timed
     assert lat.bench is not None and lat.bench["rounds"] >= 2  # samples from more than one process
     assert "lstm:floor:direct" in [c.case_id for c in lat.cases()]
-    assert (lat.measured_by, by_id["masking-lstm"].measured_by) == ("latency/1", "cases/1")
+    assert (lat.measured_by, by_id["masking-lstm"].measured_by) == (handlers.LATENCY.tag, handlers.CASES.tag)
 
 
 def test_the_hash_covers_the_declaration_not_its_layout(tmp_path: Path) -> None:
@@ -149,3 +149,27 @@ def test_bench_table_only_in_latency_scenarios(tmp_path: Path) -> None:
     lat.write_text(head + tail.split("\n\n", 1)[1])
     with pytest.raises(UserError, match=r"needs a \[bench\] table"):
         scenarios.parse(lat)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('id = "upgrade"\nbuilder = "upgrade"\n', "field 'sources' must be a non-empty list"),
+        (
+            'id = "upgrade"\nbuilder = "upgrade"\nsources = ["masking-lstm"]\n[params]\nx = ["y"]\n',
+            "field 'params' does not apply to the upgrade scenario",
+        ),
+        ('id = "upgrade"\nbuilder = "upgrade"\nsources = ["latency"]\n', "sources names 'latency'"),
+    ],
+)
+def test_the_upgrade_scenario_names_its_sources(tmp_path: Path, text: str, message: str) -> None:
+    shutil.copy(ROOT / "scenarios" / "masking-lstm.toml", tmp_path)
+    shutil.copy(ROOT / "scenarios" / "latency.toml", tmp_path)
+    (tmp_path / "upgrade.toml").write_text(text)
+    with pytest.raises(UserError, match=message):
+        scenarios.load_all(tmp_path)
+
+
+def test_the_upgrade_scenario_has_no_static_cases(scens: list[scenarios.Scenario]) -> None:
+    up = next(s for s in scens if s.handler == "upgrade")
+    assert up.cases() == [] and up.measured_by == "upgrade/1" and "masking-lstm" in up.sources

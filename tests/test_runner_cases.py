@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.decl import cells, scenarios
+from harness.decl import cells, handlers, scenarios
 from harness.runner import envs
 from harness.runner.cases import CellRun
 from harness.runner.progress import Progress
@@ -79,7 +79,7 @@ def test_crashes_and_hangs_cost_one_case_each(tmp_path: Path, fake_python: str, 
     assert (hang["outcome"], hang["failed_stage"], hang["error_type"]) == ("timeout", "save", "Timeout")
     others = [r for k, r in rows.items() if k not in ("numpy:.keras", "float:.keras")]
     assert others and all(r["outcome"] == "ok" for r in others)  # the batch went on in new children
-    assert all(r["keras"] == "3.15.1" and r["measured_by"] == "cases/1" for r in rows.values())
+    assert all(r["keras"] == "3.15.1" and r["measured_by"] == handlers.CASES.tag for r in rows.values())
 
 
 def test_a_stack_that_does_not_import_makes_every_case_an_import_row(

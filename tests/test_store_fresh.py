@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.decl import cells, scenarios
+from harness.decl import cells, handlers, scenarios
 from harness.decl.scenarios import Scenario
 from harness.runner import bench
 from harness.runner.matrix import Options, make_plan
@@ -36,7 +36,10 @@ def test_a_current_row_and_each_reason_it_can_stop_being_one(
     assert fresh.current(row, cell, scen) and fresh.rerun_reason(row, cell, scen) is None
     assert fresh.stale_reason({**row, "cell_hash": "x"}, cell, scen) == "the cell's pins changed"
     assert fresh.stale_reason({**row, "scenario_hash": "x"}, cell, scen) == "the scenario's declaration changed"
-    assert fresh.stale_reason({**row, "measured_by": "cases/0"}, cell, scen) == "measured by cases/0, now cases/1"
+    assert (
+        fresh.stale_reason({**row, "measured_by": "cases/0"}, cell, scen)
+        == f"measured by cases/0, now {handlers.CASES.tag}"
+    )
     assert fresh.rerun_reason(None, cell, scen) == "no row"
     assert fresh.rerun_reason({**row, "failed_stage": "install"}, cell, scen) == "its install failed"
     assert fresh.rerun_reason({**row, "complete": False}, cell, scen) == "its timing is unfinished"
@@ -161,7 +164,10 @@ def test_rows_of_an_older_schema_are_stale_and_kept_until_replaced(
     path.parent.mkdir()
     path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
     cell, scen = matrix.get(first["cell_id"]), by_id(scens)[first["scenario"]]
-    assert fresh.stale_reason(first, cell, scen) == "measured by an older harness (results schema 1), now cases/1"
+    assert (
+        fresh.stale_reason(first, cell, scen)
+        == f"measured by an older harness (results schema 1), now {handlers.CASES.tag}"
+    )
     files.upsert(path, [stored_rows[0]], [])  # a new row replaces its older one; the other older row stays
     kept = {r["case_id"]: r["schema"] for r in files.read_file(path, older=True)}
     assert kept == {stored_rows[0]["case_id"]: 2, second["case_id"]: 1}

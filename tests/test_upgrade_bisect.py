@@ -176,3 +176,25 @@ def test_a_latency_probe_that_cannot_install_stops_the_search_and_is_written(tmp
     text = out.read_text()
     assert "**Stopped**: 99.0.0 could not be timed (bisect-py3.11-keras99.0.0-jax: installing" in text
     assert json.loads(out.with_suffix(".json").read_text())["stopped"].startswith("99.0.0 could not be timed")
+
+
+def test_the_loader_axis_from_stored_rows(tmp_path: Path) -> None:
+    """The first Keras release that loads and runs the tensor-mask file Keras 3.0.5 saved: 3.9.2 (no install)."""
+    out = tmp_path / "b.md"
+    proc = bisect_cli(
+        "upgrade/masking-lstm/tensor-float64:.keras@tf2.16.2-keras3.0.5", "--axis", "keras",
+        "--base", "tf=2.19.1,keras=3.8.0", "--releases", "3.5.0,3.6.0,3.7.0,3.8.0,3.9.2",
+        store=tmp_path / "store", out=out,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "**First keras release with the new outcome: 3.9.2**" in text
+    assert "fail at predict_after_load up to 3.8.0" in text and "0 installed now" in text
+
+
+def test_an_upgrade_case_of_a_file_never_saved_is_one_line(tmp_path: Path) -> None:
+    proc = bisect_cli(
+        "upgrade/masking-lstm/tensor-float64:.h5@tf2.16.2-keras3.0.5", "--axis", "keras",
+        "--base", "tf=2.19.1,keras=3.8.0", "--releases", "3.8.0,3.9.2", store=tmp_path / "store", out=tmp_path / "b.md",
+    )  # fmt: skip
+    assert proc.returncode == 2 and "has no current row that saved a file" in proc.stderr

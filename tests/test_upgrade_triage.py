@@ -121,6 +121,11 @@ def test_triage_of_stored_rows_lists_breaks_and_fixes(tmp_path: Path) -> None:
         "fail at predict_after_load",
         "error changed",
     )
+    # Files Keras 2 saved, loaded by Keras 3.8: a list mask's file loads in Keras 2 and not in Keras 3.8
+    carried = {o["case"]: o for o in data["upgrade"]}
+    assert carried["masking-lstm/list:.keras"]["change"] == "breaks on upgrade"
+    assert "Unrecognized keyword arguments passed to LSTM" in carried["masking-lstm/list:.keras"]["error"]
+    assert "## Files saved by FROM, loaded by TO" in text and "breaks on upgrade" in text
     same = triage_cli(CELL, CELL, "--no-latency", "--out", str(tmp_path / "aa.md"), cwd=ROOT)
     assert same.returncode == 0 and "no regression" in same.stdout
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import rewrite
-from harness.child import compat, faults, kit, objects, routes
+from harness.child import compat, faults, keep, kit, objects, routes
 from harness.child.stack import Stack, error_fields
 from harness.decl.registry import build_key, settings
 
@@ -148,8 +148,14 @@ def run_case(
     workdir: str,
     stage: Callable[[str], None] = lambda name: None,
     case_id: str = "",
+    store: Path | None = None,
 ) -> CaseResult:
-    """Walk the case's stages in order, stopping at the first failure (a mismatch or skip says so)."""
+    """Walk the case's stages in order, stopping at the first failure (a mismatch or skip says so).
+
+    With a `store`, the file the case saved (the repaired one on the repair route) is kept there with the
+    outputs it must reproduce, for other cells to load (`harness.child.keep`); the row's `details.saved`
+    gives its addresses.
+    """
     import numpy as np
 
     if builder == "fault":
@@ -175,11 +181,13 @@ def run_case(
 
     def save_stage() -> None:
         state["path"] = routes.save(stack, cfg, state["model"], workdir, params["format"])
+        if cfg["route"] != "repair":
+            state["artifact"] = state["path"]
 
     def repair_stage() -> None:
         fixed = Path(workdir) / "repaired.keras"
         result.details["repaired"] = rewrite.repair_file(Path(state["path"]), fixed)
-        state["path"] = str(fixed)
+        state["path"] = state["artifact"] = str(fixed)
 
     def load_stage() -> None:
         state["loaded"] = routes.load(stack, cfg, state["path"], lambda: build_masking_rnn(stack, cfg, "list"))
@@ -208,7 +216,13 @@ def run_case(
     stages += [("load", load_stage), ("predict_after_load", predict_after_load), ("equivalence", equivalence)]
     if masking:
         stages.append(("masking_after_load", masking_after_load))
-    for name, seconds, exc in walk(stages, stage):
+    walked = walk(stages, stage)
+    if store is not None and "artifact" in state:  # saved, whatever loading it here gave
+        try:
+            result.details["saved"] = keep.saved(store, Path(state["artifact"]), state["before"], state.get("ref"))
+        except Exception as failure:  # the case's own finding stands; the file just does not travel
+            result.details["saved_error"] = f"{type(failure).__name__}: {failure}"[:500]
+    for name, seconds, exc in walked:
         result.stage_s[name] = seconds
         if exc is not None:  # a failing stage is the finding we record
             return _stopped(result, name, exc)
@@ -224,9 +238,11 @@ def _stopped(result: CaseResult, stage: str, exc: BaseException) -> CaseResult:
 
 def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> dict[str, Any]:
     """One case request -> its outcome, stage, per-stage seconds, details and error."""
+    store = Path(req["store"]) if req.get("store") else None
     res = run_case(
-        stack, req["builder"], req["model"], req["tolerance"], req["params"], req["workdir"], stage, req["case_id"]
-    )
+        stack, req["builder"], req["model"], req["tolerance"], req["params"], req["workdir"], stage, req["case_id"],
+        store,
+    )  # fmt: skip
     out: dict[str, Any] = {
         "outcome": res.outcome,
         "failed_stage": res.failed_stage,

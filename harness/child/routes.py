@@ -54,6 +54,16 @@ def load(stack: Stack, cfg: dict[str, Any], path: str, rebuild: Callable[[], Any
     return keras.models.load_model(path)
 
 
+def call(stack: Stack, model: Any, x: Any) -> Any:
+    """One direct call of the model on the batch, as serving code makes it: no predict loop, nothing traced."""
+    from harness.child.kit import to_numpy
+
+    out = model(x, training=False) if hasattr(model, "predict") else model(x)
+    if isinstance(out, dict):  # a reloaded SavedModel layer answers with its outputs by name
+        out = next(iter(out.values()))
+    return to_numpy(stack, out)
+
+
 def predict(model: Any, x: Any) -> Any:
     """`predict` for Keras models; a direct call for reloaded SavedModel layers (TFSMLayer)."""
     import numpy as np

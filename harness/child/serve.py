@@ -30,6 +30,7 @@ HANDLERS = {
     "latency": "harness.child.latency",
     "crossload": "harness.child.crossload",
     "prove": "harness.child.prove",
+    "upgrade": "harness.child.upgrade",
 }
 
 

@@ -6,11 +6,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.commands import common
 from harness.commands.triage import check_threshold
 from harness.decl import caseids, scenarios
 from harness.decl import cells as cells_mod
+from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
 from harness.runner import fingerprint
 from harness.runner.progress import Progress
@@ -55,6 +57,26 @@ def default_base(axis: str, matrix: cells_mod.Matrix) -> cells_mod.Cell:
     return pool[0] if axis == "keras" else pool[-1]
 
 
+def _saved_file(
+    upgrade: Scenario, case: Case, matrix: cells_mod.Matrix, scens: list[Scenario], results: Path, machine_id: str
+) -> Any:
+    """The saving cell's file an upgrade case names, from its current row (the loader axis' bisect)."""
+    from harness.runner import upgrade as loads
+
+    source_scen, source_case, saver_id = caseids.split_upgrade(case.case_id)
+    saver = matrix.get(saver_id)
+    by_id = {s.id: s for s in scens}
+    if source_scen not in by_id:
+        raise UserError(f"{case.case_id!r}: no scenario {source_scen!r}; upgrade cases look like SCENARIO/CASE@CELL")
+    items = [i for i in loads.saved_by([saver], upgrade, by_id, results, machine_id) if i.case.case_id == source_case]
+    if not items or items[0].saved is None:
+        raise UserError(
+            f"{saver_id} has no current row that saved a file for {source_scen}/{source_case}: "
+            f"run `nox -s matrix -- --cell {saver_id}` first"
+        )
+    return items[0]
+
+
 def main(args: argparse.Namespace) -> int:
     """Find the first release along the axis where the case's outcome changes."""
     common.need("bisect", "packaging", "numpy", "scipy")
@@ -69,13 +91,19 @@ def main(args: argparse.Namespace) -> int:
         for c in s.cases()
         if args.case in (c.case_id, caseids.key(s.id, c.case_id))
     ]
+    upgrade = next((s for s in scens if s.handler == "upgrade"), None)
+    if upgrade is not None and "@" in args.case:
+        found = [(upgrade, Case(upgrade.id, args.case.removeprefix(f"{upgrade.id}/"), {}))]
     if len(found) != 1:
         example = next((caseids.key(s.id, c.case_id) for s in scens for c in s.cases()), "")
         what = "no case" if not found else f"{len(found)} cases"
         raise UserError(f"{what} named {args.case!r}; give scenario/case_id, e.g. {example}")
     scen, case = found[0]
+    device = common.resolve_device(args.device)
+    machine = fingerprint.machine(device)
+    saved = _saved_file(scen, case, matrix, scens, args.results, machine["id"]) if scen.handler == "upgrade" else None
     base = cells_mod.resolve(args.base, matrix) if args.base else default_base(args.axis, matrix)
-    if not scen.applies_to(base.id, base.tags):
+    if scen.handler != "upgrade" and not scen.applies_to(base.id, base.tags):
         raise UserError(f"scenario {scen.id} does not run on {base.id}; pick another --base")
     if args.axis == "tensorflow" and not base.tensorflow:
         raise UserError(f"{base.id} has no tensorflow pin to vary")
@@ -92,8 +120,6 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(
                 f"--rounds must be at least 6 (the rank test cannot reach p < 0.05 with fewer), got {args.rounds}"
             )
-    device = common.resolve_device(args.device)
-    machine = fingerprint.machine(device)
     progress = Progress("[bisect]", time.time())
     progress.line(
         f"{case.case_id}: {len(releases)} {package} releases on {base.id}, {releases[0][0]}..{releases[-1][0]}"
@@ -107,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
         text = bisect.render_latency(case, args.axis, base, releases, skipped, result, timer, machine["id"], command)
         files.write_text(out.with_suffix(".json"), json.dumps(bisect.latency_data(result, args.threshold), indent=1))
     else:
-        prober = bisect.Prober(scen, case, args.results, args.store, machine, progress, device)
+        prober = bisect.Prober(scen, case, args.results, args.store, machine, progress, device, saved)
         probes, boundary = bisect.search(releases, prober)
         text = bisect.render(
             case, args.axis, base, releases, skipped, probes, boundary, prober.installs, machine["id"], command

@@ -140,7 +140,7 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
         out = render(matrix, scens, args.results)
         est.end("report")
         progress.line(f"report: {out}")
-    again = "nox -s matrix -- --fresh" if parts == ("compat", "latency", "crossload") else "--fresh"
+    again = "nox -s matrix -- --fresh" if parts == ("compat", "latency", "crossload", "upgrade") else "--fresh"
     print(
         f"{summary.line() or 'nothing selected'}. Took {mmss(time.time() - progress.start)}; "
         f"to measure everything afresh: `{again}`.",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from harness.commands import common
 
-HELP = "measure what is not current in the selected cells: cases, latency, cross-load; then the report"
-PARTS = ("compat", "latency", "crossload")
+HELP = "measure what is not current in the selected cells: cases, latency, cross-load, upgrade paths; then the report"
+PARTS = ("compat", "latency", "crossload", "upgrade")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

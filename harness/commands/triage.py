@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     device = common.resolve_device(args.device)
     machine = fingerprint.machine(device)
     command = args.invoked_by or common.command_line()
-    opts = Options(device=device, invoked=command, parts=("compat",), jobs=2)
+    opts = Options(device=device, invoked=command, parts=("compat", "upgrade"), jobs=2, savers=(a.id,))
     pair = list(dict.fromkeys((a, b)))
     all_cells = {c.id: c for c in matrix.cells}
     plan = make_plan(pair, all_cells, scens, args.results, machine["id"], opts)
@@ -68,11 +68,12 @@ def main(args: argparse.Namespace) -> int:
     for _, cell, todo in plan.compat:
         progress.line(f"{cell.id}: {len(todo)} cases have no current row here; running them first")
     with interpreters(opts, pair) as resolve:
-        Run(plan, {s.id: s for s in scens}, all_cells, args.results, machine, resolve, progress, opts).compat()
-    diff = triage.outcome_diff(
-        triage.current_rows(args.results, machine["id"], a, scens),
-        triage.current_rows(args.results, machine["id"], b, scens),
-    )
+        run = Run(plan, {s.id: s for s in scens}, all_cells, args.results, machine, resolve, progress, opts)
+        run.compat()
+        run.upgrade()
+    a_rows = triage.current_rows(args.results, machine["id"], a, scens)
+    diff = triage.outcome_diff(a_rows, triage.current_rows(args.results, machine["id"], b, scens))
+    upgrade = triage.upgrade_diff(a_rows, triage.upgrade_rows(args.results, machine["id"], b, a, scens), a)
     latency = paired = None
     if not args.no_latency and timed:
         scen = timed[0]
@@ -87,13 +88,14 @@ def main(args: argparse.Namespace) -> int:
         progress.line(f"latency: {len(cases)} cases, {args.rounds} rounds of {a.id} and {b.id}, paired")
         paired = triage.measure_pairs((targets[0], targets[1]), scen, args.rounds, progress)
         latency = triage.latency_table(paired, args.threshold)
-    text = triage.render(a, b, diff, latency, paired, args.threshold, machine["id"], command)
+    text = triage.render(a, b, diff, latency, paired, args.threshold, machine["id"], command, upgrade)
     out = args.out or Path("triage") / f"{a.id}__{b.id}.md"
     data = {
         "from": a.id,
         "to": b.id,
         "threshold": args.threshold,
         "outcomes": diff.to_dict(orient="records"),
+        "upgrade": upgrade.to_dict(orient="records"),
         "latency": latency.to_dict(orient="records") if latency is not None else None,
         "pairs": paired.values if paired else None,
         "python": list(paired.python) if paired else None,
@@ -101,4 +103,4 @@ def main(args: argparse.Namespace) -> int:
     triage.save(out, text, data)
     print(text)
     print(f"wrote {out} and {out.with_suffix('.json')}")
-    return triage.exit_code(diff, latency)
+    return triage.exit_code(diff, latency, upgrade)

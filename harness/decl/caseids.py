@@ -26,3 +26,15 @@ def split(text: str) -> tuple[str, str]:
 def artifact(params: Mapping[str, str]) -> str:
     """What a saving cell writes for a cross-load case: one file per mask value and format (`list:.keras`)."""
     return SEP.join((params["mask_value"], params["format"]))
+
+
+def upgrade(source_scenario: str, source_case: str, saved_by: str) -> str:
+    """The id of an upgrade case: the source case's key and the cell that saved its file."""
+    return f"{key(source_scenario, source_case)}@{saved_by}"
+
+
+def split_upgrade(case: str) -> tuple[str, str, str]:
+    """An upgrade case id -> (source scenario, source case, saving cell)."""
+    source, _, saved_by = case.rpartition("@")
+    scenario, case_id = split(source)
+    return scenario, case_id, saved_by

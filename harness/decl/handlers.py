@@ -26,7 +26,8 @@ class Handler:
 
 
 CASES = Handler("cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare")
+UPGRADE = Handler("upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking")
 LATENCY = Handler("latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop")
 CROSSLOAD = Handler("crossload", 1, "files saved in one cell, loaded, predicted and compared in another")
 PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original")
-HANDLERS = {h.name: h for h in (CASES, LATENCY, CROSSLOAD, PROVE)}
+HANDLERS = {h.name: h for h in (CASES, LATENCY, CROSSLOAD, PROVE, UPGRADE)}

@@ -97,6 +97,7 @@ BUILDERS: dict[str, Builder] = {
         RNN_MODEL,
         handlers.LATENCY,
     ),
+    "upgrade": Builder({}, (), {}, handlers.UPGRADE),  # cases: the files its `sources` saved, in every cell
     "crossload": Builder(
         {"mask_value": ("list", "tensor-float64", "numpy", "float"), "format": (".keras", ".h5"), "saved_by": ANY},
         ("mask_value", "format", "saved_by"),

@@ -14,7 +14,7 @@ from harness.decl import caseids, registry, toml
 from harness.decl.registry import BUILDERS, Builder
 from harness.errors import UserError
 
-TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells", "bench"}
+TOP_KEYS = {"id", "title", "builder", "timeout_s", "model", "tolerance", "params", "cells", "bench", "sources"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Scenario:
     hash: str
     cells: tuple[str, ...] = ()
     bench: dict[str, float] | None = None
+    sources: tuple[str, ...] = ()  # the upgrade scenario: scenarios whose saved files every cell loads
 
     @property
     def handler(self) -> str:
@@ -105,7 +106,7 @@ def parse(path: Path) -> Scenario:
     for key in data:
         if key not in TOP_KEYS:
             raise bad(key, f"is not a scenario field (allowed: {sorted(TOP_KEYS)})")
-    for key in ("id", "builder", "model", "tolerance", "params"):
+    for key in ("id", "builder"):
         if key not in data:
             raise UserError(f"{path}: required field {key!r} is missing")
     builder = data["builder"]
@@ -114,6 +115,13 @@ def parse(path: Path) -> Scenario:
     spec = BUILDERS[builder]
     if path.stem != data["id"]:
         raise bad("id", f"is {data['id']!r} but the file is named {path.name}; they must match")
+    if spec.handler.name == "upgrade":
+        return _upgrade(data, path, bad)
+    for key in ("model", "tolerance", "params"):
+        if key not in data:
+            raise UserError(f"{path}: required field {key!r} is missing")
+    if "sources" in data:
+        raise bad("sources", "only applies to the upgrade scenario (builder 'upgrade')")
     model = data["model"]
     model_keys = spec.model_keys
     for key, typ in model_keys.items():
@@ -173,6 +181,27 @@ def parse(path: Path) -> Scenario:
     )
 
 
+def _upgrade(data: dict[str, Any], path: Path, bad: Any) -> Scenario:
+    """The upgrade scenario: which scenarios' saved files every cell loads (its cases come from the cells)."""
+    for key in ("model", "tolerance", "params", "bench", "cells"):
+        if key in data:
+            raise bad(key, "does not apply to the upgrade scenario: its cases are the files other scenarios save")
+    sources = data.get("sources")
+    if not isinstance(sources, list) or not sources or not all(isinstance(x, str) and x for x in sources):
+        raise bad("sources", "must be a non-empty list of scenario ids")
+    return Scenario(
+        id=data["id"],
+        title=data.get("title", data["id"]),
+        builder=data["builder"],
+        timeout_s=float(data.get("timeout_s", 120)),
+        model={},
+        tolerance={},
+        params=[],
+        hash=_hash(data),
+        sources=tuple(sources),
+    )
+
+
 def _bench(data: dict[str, Any], spec: Builder, bad: Any, path: Path) -> dict[str, float] | None:
     """The `[bench]` table of a latency scenario (required there, refused elsewhere)."""
     if spec.handler.name != "latency":
@@ -211,11 +240,19 @@ def _unique(scenario: Scenario, path: Path) -> Scenario:
 
 
 def load_all(folder: Path) -> list[Scenario]:
-    """Every scenario file in the folder, sorted by id."""
+    """Every scenario file in the folder, sorted by id; an upgrade scenario's sources must be among them."""
     files = sorted(folder.glob("*.toml"))
     if not files:
         raise UserError(f"no scenario files (*.toml) in {folder}")
-    return [_unique(parse(f), f) for f in files]
+    scens = [_unique(parse(f), f) for f in files]
+    by_id = {s.id: s for s in scens}
+    for scen in scens:
+        for source in scen.sources:
+            if source not in by_id or by_id[source].handler != "cases":
+                raise UserError(
+                    f"{folder / (scen.id + '.toml')}: sources names {source!r}, not a scenario of checked cases here"
+                )
+    return scens
 
 
 def select(

@@ -319,10 +319,37 @@ def crossload_section(scen: Scenario, grid: dict[tuple[str, str], Entry]) -> lis
     return [*out, ""]
 
 
+def upgrade_section(scen: Scenario, rows: list[dict[str, Any]], matrix: Matrix, page: Path, root: Path) -> list[str]:
+    """The upgrade paths of one machine: counts, the answers in sentences, the seed's tensor file, a link."""
+    from harness.readers import upgrade_report
+
+    df = upgrade_report.frame(rows, matrix, scen)
+    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    if df.empty:
+        return [*out, "No current upgrade rows: run `nox -s matrix`.", ""]
+    counts = upgrade_report.counts(df)
+    savers, loaders = df["saved_by"].nunique(), df["loaded_by"].nunique()
+    link = f"[{page.name}]({Path(os.path.relpath(page, root)).as_posix()})"
+    out.append(
+        f"{len(df)} entries ({savers} saving cells × their cases × {loaders} loading cells): "
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        + f". Every case's table: {link}."
+    )
+    out += [""] + [f"- {line}" for line in upgrade_report.answers(df, matrix)]
+    seed = df[df["source"] == "masking-lstm/tensor-float64:.keras"]
+    if not seed.empty:
+        out += ["", "The seed's `.keras` file with a float64 tensor `mask_value`, saved by (rows) and loaded by:"]
+        out += ["", upgrade_report.table(seed, matrix)]
+    return [*out, ""]
+
+
 def render_machine(
     machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], plots: Path, root: Path
 ) -> str:
     """The report section of one machine (rows from different machines are never merged)."""
+    upgrade_ids = {s.id for s in scens if s.handler == "upgrade"}
+    every = rows
+    rows = [r for r in rows if r["scenario"] not in upgrade_ids]
     grid = entries(rows, matrix, scens)
     m = rows[0]["machine"]
     started = sorted(r["started_at"] for r in rows)
@@ -337,7 +364,13 @@ def render_machine(
     )
     out += ["", "Entries: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".", "", LEGEND, ""]
     for scen in scens:
-        if scen.id not in measured:
+        if scen.handler == "upgrade":
+            if any(r["scenario"] == scen.id for r in every):
+                page = root / "report" / f"upgrade-{machine_id}.md"
+                out += upgrade_section(scen, every, matrix, page, root)
+            else:
+                out += [f"### {scen.title} (`{scen.id}`)", "", "Not run on this machine.", ""]
+        elif scen.id not in measured:
             out += [f"### {scen.title} (`{scen.id}`)", "", "Not run on this machine.", ""]
         elif scen.timed:
             ordered = sorted(matrix.cells, key=cell_order)
@@ -426,6 +459,14 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], pl
     out += ["", "## Scenarios", ""]
     for s in scens:
         tol = s.tolerance
+        if s.handler == "upgrade":
+            out.append(
+                f"- `{s.id}` (hash `{s.hash}`): {s.title}. The files the cases of "
+                + ", ".join(f"`{x}`" for x in s.sources)
+                + " saved, each loaded by every default cell and compared with the saving cell's outputs "
+                "within that scenario's tolerance."
+            )
+            continue
         out.append(
             f"- `{s.id}` (hash `{s.hash}`): {s.title}. Outputs compare within rtol={tol['rtol']:g}, "
             f"atol={tol['atol']:g}. "
@@ -457,7 +498,17 @@ def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], pl
 
 
 def write(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], out: Path, plots: Path) -> None:
-    """Render and write report.md (plots land in `plots`, linked relative to the report)."""
-    text = render(rows, matrix, scens, plots, out.resolve().parent)
+    """Render and write report.md and its detail pages in `report/` beside it (plots in `plots`)."""
+    from harness.readers import upgrade_report
+
+    root = out.resolve().parent
+    text = render(rows, matrix, scens, plots, root)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
+    for scen in (s for s in scens if s.handler == "upgrade"):
+        for mid in sorted({r["machine"]["id"] for r in rows if r["scenario"] == scen.id}):
+            mine = [r for r in rows if r["machine"]["id"] == mid]
+            df = upgrade_report.frame(mine, matrix, scen)
+            page = root / "report" / f"upgrade-{mid}.md"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(upgrade_report.detail_page(df, matrix, scens, mid), encoding="utf-8")

@@ -43,8 +43,10 @@ class CellRun:
         progress: Progress,
         interp: Interpreter,
         jobs: int = 1,
+        store: Path | None = None,
     ) -> None:
         self.cell, self.scens, self.cases = cell, scens, cases
+        self.store = store
         self.path = files.cell_path(results, machine["id"], cell.id)
         self.order = [(s.id, c.case_id) for s in scens.values() for c in s.cases()]
         self.machine, self.invoked_by, self.progress, self.interp = machine, invoked_by, progress, interp
@@ -99,6 +101,7 @@ class CellRun:
             "tolerance": scen.tolerance,
             "params": case.params,
             "workdir": str(workdir),
+            "store": str(self.store) if self.store else None,
         }
         try:
             reply = session.ask(request, scen.timeout_s)
@@ -179,9 +182,13 @@ def run_cell(
     *,
     jobs: int = 1,
     invoked: str = "",
+    store: Path | None = None,
 ) -> dict[str, int]:
-    """Run the cell's given cases (or record why its interpreter cannot) and store a row per case."""
-    run = CellRun(cell, scens, cases, results, machine, invoked, progress, interp, jobs)
+    """Run the cell's given cases (or record why its interpreter cannot) and store a row per case.
+
+    With a `store`, every file a case saves is kept there for other cells to load (the upgrade question).
+    """
+    run = CellRun(cell, scens, cases, results, machine, invoked, progress, interp, jobs, store)
     problems = envs.problems(cell, interp)
     t0 = time.time()
     if problems:

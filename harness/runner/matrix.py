@@ -19,7 +19,8 @@ from harness.decl import scenarios
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
-from harness.runner import bench, crossload, envs, wheels
+from harness.runner import bench, crossload, envs, filestore, wheels
+from harness.runner import upgrade as loads
 from harness.runner.cases import CellRun, run_cell
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Estimate, Progress
@@ -30,6 +31,7 @@ PRIOR_INSTALL_S = 8.0  # a cell's environment from a warm uv cache
 PRIOR_PROCESS_S = 25.0  # one timing process (import, calibration, samples)
 PRIOR_CROSSLOAD_S = 12.0  # one cross-load process
 PRIOR_REPORT_S = 15.0
+PRIOR_LOAD_S = 0.4  # one file loaded, predicted and compared in a loading cell
 
 
 @dataclass
@@ -44,7 +46,9 @@ class Options:
     wheels: Path | None = None  # Keras from wheel folders, in this interpreter
     time_limit: float = 0.0
     invoked: str = ""
-    parts: tuple[str, ...] = ("compat", "latency", "crossload")
+    parts: tuple[str, ...] = ("compat", "latency", "crossload", "upgrade")
+    store: Path | None = None  # where cases keep their saved files for other cells (None: the default store)
+    savers: tuple[str, ...] = ()  # whose saved files the upgrade part loads (empty: every default and selected cell)
 
 
 @dataclass
@@ -65,10 +69,10 @@ class Summary:
     def line(self) -> str:
         """One line: what was measured, reused (from when and where) and failed."""
         parts = []
-        for part in ("compat", "latency", "crossload"):
+        for part in ("compat", "latency", "crossload", "upgrade"):
             m, r, f, u = (len(getattr(self, k).get(part, [])) for k in ("measured", "reused", "failed", "unfinished"))
             if m or r or f or u:
-                name = {"compat": "cases", "latency": "latency", "crossload": "cross-load"}[part]
+                name = {"compat": "cases", "latency": "latency", "crossload": "cross-load", "upgrade": "upgrade"}[part]
                 parts.append(f"{name}: {m} cells measured, {r} reused, {f} failed" + (f", {u} unfinished" if u else ""))
         when = sorted({d for d, _ in self.reused_from})
         where = sorted({mid for _, mid in self.reused_from})
@@ -145,13 +149,17 @@ class Plan:
     crossload: list[Scenario] = field(default_factory=list)
     crossload_reused: list[Scenario] = field(default_factory=list)
     crossload_left: list[str] = field(default_factory=list)
+    upgrade: list[Scenario] = field(default_factory=list)
+    savers: list[Cell] = field(default_factory=list)
+    loads: int = 0  # files to load, as far as the current rows tell before the cases run
 
     def units(self, scens: dict[str, Scenario]) -> dict[str, int]:
-        """Cases, timing processes and cross-load processes to run."""
+        """Cases, timing processes, cross-load processes and files to load."""
         return {
             "compat": sum(len(todo) for _, _, todo in self.compat),
             "latency": sum(int((scens[sid].bench or {})["rounds"]) * len(ts) for sid, ts in self.latency.items()),
             "crossload": sum(2 * len(s.cells) for s in self.crossload),
+            "upgrade": self.loads,
         }
 
 
@@ -205,6 +213,18 @@ def make_plan(
                 for c in scen.cells
             )
             (plan.crossload if again else plan.crossload_reused).append(scen)
+    if "upgrade" in opts.parts:
+        plan.upgrade = [s for s in scens if s.handler == "upgrade"]
+        if opts.savers:
+            plan.savers = [all_cells[cid] for cid in opts.savers]
+        else:
+            plan.savers = list(dict.fromkeys([c for c in all_cells.values() if c.default] + cells))
+        by_id = {s.id: s for s in scens}
+        for scen in plan.upgrade:
+            items = _matching(loads.saved_by(plan.savers, scen, by_id, results, machine_id), scen, opts.patterns)
+            for cell in cells:
+                mine = items if opts.fresh else loads.to_load(cell, scen, items, results, machine_id)
+                plan.loads += len({i.load_key() for i in mine if i.saved})
     return plan
 
 
@@ -219,9 +239,19 @@ def estimate(plan: Plan, scens: list[Scenario], opts: Options, report: bool) -> 
     est.plan("install", installs, PRIOR_INSTALL_S)
     est.plan("latency", units["latency"], PRIOR_PROCESS_S)
     est.plan("crossload", units["crossload"], PRIOR_CROSSLOAD_S)
+    est.plan("upgrade", units["upgrade"], PRIOR_LOAD_S)
     if report:
         est.plan("report", 1, PRIOR_REPORT_S)
     return est
+
+
+def _matching(items: list[loads.Saved], scen: Scenario, patterns: list[str] | None) -> list[loads.Saved]:
+    """The saved files whose upgrade case (or source case) matches the patterns (all when there are none)."""
+    if not patterns:
+        return items
+    return [
+        i for i in items if scenarios.matches(i.upgrade_case(scen), patterns) or scenarios.matches(i.case, patterns)
+    ]
 
 
 def _reused_from(path: Path, summary: Summary, scenario_ids: set[str]) -> None:
@@ -232,12 +262,9 @@ def _reused_from(path: Path, summary: Summary, scenario_ids: set[str]) -> None:
 
 
 def _rows(results: Path, machine_id: str) -> list[dict[str, Any]]:
+    """The cell files' rows of one machine (not the upgrade rows: the speed check needs latency only)."""
     folder = results / machine_id
-    return (
-        [r for path in sorted(folder.glob("*.jsonl")) for r in files.read_file(path, older=True)]
-        if folder.is_dir()
-        else []
-    )
+    return [r for path in sorted(folder.glob("*.jsonl")) for r in files.read_file(path, older=True)]
 
 
 def _failed(counts: dict[str, int], path: Path, cases: list[Case]) -> bool:
@@ -302,7 +329,7 @@ class Run:
             label = self.label(i, cell)
             interp = self.interpreter(cell)
             counts = run_cell(cell, checked, todo, self.results, self.machine, interp, label, jobs=per_cell,
-                              invoked=self.opts.invoked)  # fmt: skip
+                              invoked=self.opts.invoked, store=self.store)  # fmt: skip
             failed = _failed(counts, files.cell_path(self.results, self.machine["id"], cell.id), todo)
             self.summary.add("failed" if failed else "measured", "compat", cell.id)
 
@@ -373,9 +400,68 @@ class Run:
         if self.progress.estimate is not None:
             self.progress.estimate.end("crossload")
 
+    @property
+    def store(self) -> Path:
+        """Where cases keep the files they save, and loading cells find them."""
+        return self.opts.store or filestore.root()
+
+    def upgrade(self) -> None:
+        """Every selected cell loads every file the saving cells kept (those without a current row)."""
+        for scen in self.plan.upgrade:
+            items = loads.saved_by(self.plan.savers, scen, self.scens, self.results, self.machine["id"])
+            items = _matching(items, scen, self.opts.patterns)
+            if self._keep_again(items):  # those cases' rows now hold the addresses of what they kept
+                items = _matching(loads.saved_by(self.plan.savers, scen, self.scens, self.results, self.machine["id"]),
+                                  scen, self.opts.patterns)  # fmt: skip
+            work: list[tuple[int, Cell, Scenario, list[loads.Saved]]] = []
+            for i, cell in enumerate(self.plan.cells, 1):
+                mine = items if self.opts.fresh else loads.to_load(cell, scen, items, self.results, self.machine["id"])
+                if mine:
+                    work.append((i, cell, scen, mine))
+                else:
+                    self.summary.add("reused", "upgrade", cell.id)
+            if not work:
+                continue
+            n = sum(len({x.load_key() for x in mine if x.saved}) for _, _, _, mine in work)
+            if self.progress.estimate is not None:
+                self.progress.estimate.begin("upgrade", n)
+            self.progress.line(
+                f"{scen.id}: {len(work)} cells load the files of {len(self.plan.savers)} saving cells "
+                f"({len(items)} saved cases, {n} loads)"
+            )
+            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(self.opts.jobs, len(work)))) as pool:
+                list(pool.map(self._load_in, work))
+        if self.progress.estimate is not None:
+            self.progress.estimate.end("upgrade")
+
+    def _load_in(self, job: tuple[int, Cell, Scenario, list[loads.Saved]]) -> None:
+        """One loading cell's files, in one child of it."""
+        i, cell, scen, mine = job
+        label = self.label(i, cell)
+        counts = loads.run(cell, self.interpreter(cell), scen, mine, self.results, self.machine, self.opts.invoked,
+                           label, self.store)  # fmt: skip
+        failed = bool(counts.get("fail")) and counts.get("fail") == sum(counts.values())
+        self.summary.add("failed" if failed else "measured", "upgrade", cell.id)
+        label.line("upgrade: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+
+    def _keep_again(self, items: list[loads.Saved]) -> bool:
+        """Saved files the store lacks (another machine's rows, a cleaned cache): run their cases again to keep them."""
+        missing: dict[str, list[loads.Saved]] = {}
+        for item in items:
+            if item.unkept or (item.saved is not None and not filestore.has(item.saved, self.store)):
+                missing.setdefault(item.saver.id, []).append(item)
+        for cid, lacking in missing.items():
+            cell = lacking[0].saver
+            self.progress.line(f"{cid}: {len(lacking)} saved files are not in {self.store}; running those cases again")
+            scens = {i.source.id: i.source for i in lacking}
+            run_cell(cell, scens, [i.case for i in lacking], self.results, self.machine, self.interpreter(cell),
+                     self.progress.sub(f"[{cid}]"), invoked=self.opts.invoked, store=self.store)  # fmt: skip
+        return bool(missing)
+
     def all(self) -> Summary:
         """Every part, in order."""
         self.compat()
         self.latency()
         self.crossload()
+        self.upgrade()
         return self.summary

@@ -1,6 +1,8 @@
 """Result files: `results/<machine>/<cell>.jsonl`, one row per case, written atomically, read strictly.
 
-Writers that share a results folder (two terminals, CI jobs on one workspace, the threads of one run)
+A cell's upgrade rows (every file of every saving cell, loaded in that cell: thousands of rows) live beside
+it, compressed: `<cell>.upgrade.jsonl.gz` (gzip without a timestamp, so rewriting the same rows gives the
+same bytes). Writers that share a results folder (two terminals, CI jobs on one workspace, the threads of one run)
 take an exclusive lock on the machine folder around each read-modify-write, so none loses another's row.
 """
 
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gzip
+import io
 import json
 import os
 import tempfile
@@ -18,19 +22,29 @@ from typing import Any
 from harness.errors import UserError
 from harness.store import schema
 
+PATTERNS = ("*/*.jsonl", "*/*.jsonl.gz")
 
-def cell_path(results: Path, machine_id: str, cell_id: str) -> Path:
-    """Where one cell's rows live; the machine folder keeps machines from overwriting each other."""
+
+def cell_path(results: Path, machine_id: str, cell_id: str, part: str = "") -> Path:
+    """Where one cell's rows live (`part="upgrade"`: its compressed upgrade rows); one folder per machine."""
+    if part:
+        return results / machine_id / f"{cell_id}.{part}.jsonl.gz"
     return results / machine_id / f"{cell_id}.jsonl"
+
+
+def cell_files(results: Path) -> list[Path]:
+    """Every results file under a results folder, in a stable order."""
+    return sorted(p for pattern in PATTERNS for p in results.glob(pattern))
 
 
 def read_file(path: Path, older: bool = False) -> list[dict[str, Any]]:
     """Rows of one file; a corrupt line or unknown schema raises UserError with file:line."""
     rows = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read results file {path}: {exc.strerror}") from None
+        data = path.read_bytes()
+        lines = (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8").splitlines()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"cannot read results file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -47,7 +61,7 @@ def read_all(results: Path, older: bool = False) -> list[dict[str, Any]]:
     if not results.is_dir():
         raise UserError(f"results folder {results} does not exist; run `nox -s matrix` first")
     rows: list[dict[str, Any]] = []
-    for path in sorted(results.glob("*/*.jsonl")):
+    for path in cell_files(results):
         rows.extend(read_file(path, older))
     return rows
 
@@ -61,12 +75,17 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any]], order: list[tuple[str
     rank = {key: i for i, key in enumerate(order)}
     ordered = sorted(rows, key=lambda r: (rank.get(_key(r), len(rank)), _key(r)))
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in ordered).encode("utf-8")
+    if path.suffix == ".gz":
+        buf = io.BytesIO()
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:
+            gz.write(text)
+        text = buf.getvalue()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in ordered:
-                fh.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -48,7 +48,7 @@ def merge(
     for src in sources:
         if not src.is_dir():
             raise UserError(f"results folder {src} does not exist")
-        found = sorted(src.glob("*/*.jsonl"))
+        found = files.cell_files(src)
         if not found:
             raise UserError(f"{src} holds no <machine>/<cell>.jsonl result files")
         for path in found:

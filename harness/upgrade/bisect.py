@@ -23,6 +23,7 @@ from harness.decl.cells import Cell, Matrix, rule_violation
 from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
 from harness.runner import bench, envs
+from harness.runner import upgrade as loads
 from harness.runner.cases import run_cell
 from harness.runner.envs import Interpreter
 from harness.store import files, fresh
@@ -112,16 +113,21 @@ class Prober:
         machine: dict[str, Any],
         progress: Any,
         device: str = "cpu",
+        saved: loads.Saved | None = None,
     ) -> None:
         self.scen, self.case = scen, case
         self.results, self.store_at = results, store_at
         self.machine, self.progress, self.device = machine, progress, device
+        self.saved = saved  # an upgrade case: the saving cell's file, loaded by each probe
         self.installs = 0
 
     def _stored(self, folder: Path, cell: Cell) -> dict[str, Any] | None:
-        row = fresh.rows_by_case(files.cell_path(folder, self.machine["id"], cell.id)).get(
+        part = "upgrade" if self.saved is not None else ""
+        row = fresh.rows_by_case(files.cell_path(folder, self.machine["id"], cell.id, part)).get(
             (self.scen.id, self.case.case_id)
         )
+        if self.saved is not None:
+            return row if loads.stale_reason(row, cell, self.scen, self.saved) is None else None
         return row if row is not None and fresh.current(row, cell, self.scen) else None
 
     def probe(self, release: str, cell: Cell) -> Probe:
@@ -134,16 +140,20 @@ class Prober:
         self.progress.line(f"{release}: installing {' '.join(cell.pins_for(self.device))} (python {cell.python})")
         interp = envs.install(cell, self.device)
         self.installs += 1
-        run_cell(
-            cell,
-            {self.scen.id: self.scen},
-            [self.case],
-            self.store_at,
-            self.machine,
-            interp,
-            self.progress,
-            invoked="python -m harness bisect",
-        )
+        if self.saved is not None:
+            invoked = "python -m harness bisect"
+            loads.run(cell, interp, self.scen, [self.saved], self.store_at, self.machine, invoked, self.progress)
+        else:
+            run_cell(
+                cell,
+                {self.scen.id: self.scen},
+                [self.case],
+                self.store_at,
+                self.machine,
+                interp,
+                self.progress,
+                invoked="python -m harness bisect",
+            )
         row = self._stored(self.store_at, cell)
         if row is None:
             raise UserError(f"{cell.id}: the run stored no current row for {self.case.case_id}")

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from harness import __version__
-from harness.decl import scenarios
+from harness.decl import caseids, scenarios
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Scenario
 from harness.errors import UserError
@@ -48,6 +48,21 @@ def current_rows(
             f"run `nox -s matrix -- --cell {cell.id}` (or `nox -s triage`, which does)"
         )
     return {k: rows[k] for k in wanted}
+
+
+def upgrade_rows(
+    results: Path, machine_id: str, loader: Cell, saver: Cell, scens: list[Scenario]
+) -> list[dict[str, Any]]:
+    """The loading cell's current upgrade rows of files the saving cell saved."""
+    rows = fresh.rows_by_case(files.cell_path(results, machine_id, loader.id, "upgrade")).values()
+    by_id = {s.id: s for s in scens if s.handler == "upgrade"}
+    return [
+        row
+        for row in rows
+        if row["scenario"] in by_id
+        and row["params"].get("saved_by") == saver.id
+        and fresh.current(row, loader, by_id[row["scenario"]], saver)
+    ]
 
 
 def _label(row: dict[str, Any] | None) -> str:
@@ -186,11 +201,48 @@ def latency_table(paired: Paired, threshold: float) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def exit_code(diff: pd.DataFrame, latency: pd.DataFrame | None) -> int:
-    """1 when a case breaks or gets slower, else 0."""
+UPGRADE_COLUMNS = ["case", "change", "in FROM", "in TO", "error"]
+
+
+def upgrade_diff(
+    a_rows: dict[tuple[str, str], dict[str, Any]], b_upgrade: list[dict[str, Any]], a: Cell
+) -> pd.DataFrame:
+    """Files FROM saved, loaded by TO: `breaks on upgrade` (FROM's own load of the file was ok, TO's is not),
+    `fixed on upgrade`, `fails in both`, `ok` — TO's upgrade rows against FROM's own compatibility rows."""
+    records = []
+    for row in b_upgrade:
+        if row["params"]["saved_by"] != a.id or row["failed_stage"] == "source":
+            continue  # a case FROM could not save has no file to carry
+        scen_id, case_id, _ = caseids.split_upgrade(row["case_id"])
+        own = a_rows.get((scen_id, case_id))
+        was_ok, now_ok = own is not None and own["outcome"] == "ok", row["outcome"] == "ok"
+        change = (
+            "ok"
+            if was_ok and now_ok
+            else "breaks on upgrade"
+            if was_ok
+            else "fixed on upgrade"
+            if now_ok
+            else "fails in both"
+        )
+        records.append(
+            {
+                "case": row["params"]["source"],
+                "change": change,
+                "in FROM": _label(own),
+                "in TO": _label(row),
+                "error": row.get("error_message") or "",
+            }
+        )
+    return pd.DataFrame(records, columns=UPGRADE_COLUMNS)
+
+
+def exit_code(diff: pd.DataFrame, latency: pd.DataFrame | None, upgrade: pd.DataFrame | None = None) -> int:
+    """1 when a case breaks, a file FROM saved does not load and predict the same in TO, or latency gets slower."""
     broke = bool((diff["change"] == "breaks").any()) if not diff.empty else False
     slower = bool((latency["verdict"] == "slower").any()) if latency is not None and not latency.empty else False
-    return 1 if broke or slower else 0
+    carried = upgrade is not None and not upgrade.empty and bool((upgrade["change"] == "breaks on upgrade").any())
+    return 1 if broke or slower or carried else 0
 
 
 HEADINGS = {
@@ -221,11 +273,13 @@ def render(
     threshold: float,
     machine_id: str,
     command: str,
+    upgrade: pd.DataFrame | None = None,
 ) -> str:
-    """The triage as markdown: summary line, outcome changes by kind, latency verdicts."""
+    """The triage as markdown: summary line, outcome changes by kind, FROM's files in TO, latency verdicts."""
     counts = diff["change"].value_counts().to_dict() if not diff.empty else {}
     lat_counts = latency["verdict"].value_counts().to_dict() if latency is not None and not latency.empty else {}
-    code = exit_code(diff, latency)
+    up_counts = upgrade["change"].value_counts().to_dict() if upgrade is not None and not upgrade.empty else {}
+    code = exit_code(diff, latency, upgrade)
     lines = [
         f"# Triage: `{a.id}` → `{b.id}`",
         "",
@@ -234,6 +288,8 @@ def render(
         "",
         f"**{'REGRESSION' if code else 'no regression'}** — outcomes: "
         + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no case changes")
+        + "; FROM's files in TO: "
+        + (", ".join(f"{n} {k}" for k, n in sorted(up_counts.items())) if up_counts else "not measured")
         + "; latency: "
         + (", ".join(f"{n} {k}" for k, n in sorted(lat_counts.items())) if lat_counts else "not measured")
         + f". Exit code {code}.",
@@ -248,6 +304,23 @@ def render(
         err_col = "to_error" if kind != "fixed" else "from_error"
         show["error" if kind != "fixed" else "error before"] = sub[err_col].map(_short)
         lines += [str(show.to_markdown(index=False)), ""]
+    if upgrade is not None and not upgrade.empty:
+        lines += [
+            f"## Files saved by FROM, loaded by TO ({len(upgrade)})",
+            "",
+            "Each file FROM saved in its cases, loaded by TO the way its route prescribes, predicted and compared with "
+            "FROM's own outputs. `breaks on upgrade`: FROM loads its own file and gets the same outputs, TO does not.",
+            "",
+        ]
+        for kind in ("breaks on upgrade", "fixed on upgrade", "fails in both"):
+            sub = upgrade[upgrade["change"] == kind]
+            if sub.empty:
+                continue
+            show = sub[["case", "in FROM", "in TO"]].copy()
+            show["error in TO"] = sub["error"].map(_short)
+            lines += [f"{kind.capitalize()} ({len(sub)}):", "", str(show.to_markdown(index=False)), ""]
+        ok = int((upgrade["change"] == "ok").sum())
+        lines += [f"Load and predict the same in both: {ok}.", ""]
     if latency is not None and paired is not None:
         lines += [
             f"## Latency ({paired.rounds} paired rounds, threshold {threshold:.0%})",

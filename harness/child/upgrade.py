@@ -1,0 +1,81 @@
+"""The `upgrade` handler: load a file other cells saved, the way its route prescribes, and check it.
+
+One request per file content: load it (Keras 3 with safe mode on, its default), run the saving cells'
+input through it once, then for each saving cell that saved this content compare with that cell's own
+outputs (`equivalence`) and, where the model masks, the outputs at the real timesteps with its unpadded
+reference (`masking_after_load`). A workaround's custom layer is registered first, as its users' code
+would be. The model is called directly (`model(x, training=False)`), not through `predict`: the same
+computation without a traced predict loop per file, which made the N x N pass twice as long. Over all
+38,144 rows of one full pass, both ways gave every row the same outcome and stage (README, Upgrade paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.child import cases, compat, kit, objects, routes
+from harness.child.stack import Stack, error_fields
+from harness.decl.registry import settings
+
+
+def _outcome(exc: BaseException) -> str:
+    return "mismatch" if isinstance(exc, cases.Mismatch) else "skip" if isinstance(exc, routes.Skip) else "fail"
+
+
+def compare(cfg: dict[str, Any], after: Any, target: dict[str, Any], tolerance: dict[str, float]) -> dict[str, Any]:
+    """One saving cell's check of the loaded model's outputs: equal to its own, masking as its reference."""
+    import numpy as np
+
+    expected = np.load(target["expected"], allow_pickle=False)
+    ref = np.load(target["ref"], allow_pickle=False) if target.get("ref") else None
+    details: dict[str, Any] = {}
+
+    def equivalence() -> None:
+        if after.shape != expected.shape:
+            raise cases.Mismatch(f"output shape {after.shape} differs from the saving cell's {expected.shape}")
+        diff = float(np.max(np.abs(after.astype("float64") - expected.astype("float64"))))
+        details["max_abs_diff"] = diff
+        if not np.allclose(after, expected, rtol=tolerance["rtol"], atol=tolerance["atol"]):
+            raise cases.Mismatch(f"outputs differ from the saving cell's by up to {diff:.3g}")
+
+    def masking_after_load() -> None:
+        details["masking_diff_after_load"] = cases.compare_masked(cfg, after, ref, tolerance)
+
+    stages: list[tuple[str, Callable[[], None]]] = [("equivalence", equivalence)]
+    if ref is not None:
+        stages.append(("masking_after_load", masking_after_load))
+    out: dict[str, Any] = {"outcome": "ok", "failed_stage": None, "details": details}
+    for name, _, exc in cases.walk(stages, lambda name: None):
+        if exc is not None:
+            out.update(outcome=_outcome(exc), failed_stage=name, **error_fields(exc))
+            out.pop("traceback_tail", None)
+    return out
+
+
+def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> dict[str, Any]:
+    """Load and predict once; the outcome of those stages, and each saving cell's comparison."""
+    cfg = settings(req["model"], req["params"])
+    masking = req["builder"] == "masking_rnn"
+    x = kit.padded_batch(cfg) if masking else objects.batch(stack, cfg, req["params"])
+    if cfg["route"] == "custom-layer":  # the users' own Masking subclass, registered by importing their code
+        compat.list_masking(stack.keras, lambda v: kit.as_tensor(stack, v, "float32"))
+    state: dict[str, Any] = {}
+
+    def load() -> None:
+        rebuild = lambda: cases.build_masking_rnn(stack, cfg, "list")  # noqa: E731  (the weights-only route)
+        state["loaded"] = routes.load(stack, cfg, req["file"], rebuild)
+
+    def predict() -> None:
+        state["after"] = routes.call(stack, state["loaded"], x)
+
+    out: dict[str, Any] = {"outcome": "ok", "failed_stage": None, "stage_s": {}}
+    for name, seconds, exc in cases.walk([("load", load), ("predict_after_load", predict)], stage):
+        out["stage_s"][name] = seconds
+        if exc is not None:
+            out.update(outcome=_outcome(exc), failed_stage=name, **error_fields(exc))
+            out.pop("traceback_tail", None)
+            return out
+    stage("equivalence")
+    out["compared"] = [compare(cfg, state["after"], target, req["tolerance"]) for target in req["compare"]]
+    return out

@@ -1,0 +1,246 @@
+"""Upgrade paths in the report: files saved by one cell, loaded by another, told in version ranges by family.
+
+Three views, each computed from the upgrade rows alone:
+- per source case, the N x N table collapsed: saving cells that every loading cell treats alike form one
+  row, loading cells that treat every saving cell alike one column, each labelled with its version range;
+- per route (the seed's tensor file and each workaround for it), how many (saving, loading) pairs of each
+  kind of upgrade load and predict the same: Keras 2 -> Keras 3, Keras 3 -> a newer Keras 3, ...;
+- sentences that answer from those: which releases load a file the affected releases saved, whether a
+  list mask carries a Keras 2 file into Keras 3, and which route carries a tensor mask across.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pandas as pd
+
+from harness.decl import caseids
+from harness.decl.cells import Cell, Matrix
+from harness.decl.scenarios import Scenario
+from harness.readers.report import MARKS, cell_order
+from harness.store import fresh
+
+SEED = "masking-lstm"
+TENSOR_FILES = (  # the seed's tensor-mask file and each workaround route's artifact for it
+    "masking-lstm/tensor-float64:.keras",
+    "workarounds/custom-layer:tensor-float64:.keras",
+    "workarounds/custom-layer:tensor-float64:.h5",
+    "workarounds/custom-objects:tensor-float64:.keras",
+    "workarounds/savedmodel:tensor-float64:savedmodel",
+    "workarounds/weights-only:tensor-float64:.weights.h5",
+    "workarounds/repair:tensor-float64:.keras",
+)
+TRANSITIONS = (
+    "Keras 2 → Keras 3",
+    "tf-keras → Keras 3",
+    "Keras 3 → newer Keras 3",
+    "Keras 3 → same Keras 3",
+    "Keras 3 → older Keras 3",
+    "Keras 3 → Keras 2",
+)
+
+
+def status(row: dict[str, Any]) -> str:
+    """The entry text of one upgrade row: `ok`, `✗ stage`, `≠ stage`, `not saved` (the saving cell made no file)."""
+    if row["outcome"] == "ok":
+        return "ok"
+    if row["failed_stage"] == "source":
+        return "not saved" if row.get("error_type") != "MissingFile" else "file missing"
+    mark = MARKS.get(row["outcome"], row["outcome"])
+    return f"{mark} {row['failed_stage']}" if row["failed_stage"] else mark
+
+
+def frame(rows: list[dict[str, Any]], matrix: Matrix, upgrade: Scenario) -> pd.DataFrame:
+    """One record per current upgrade row: source case, saving cell, loading cell, entry text."""
+    cells = {c.id: c for c in matrix.cells}
+    records = []
+    for r in rows:
+        if r["scenario"] != upgrade.id or r["cell_id"] not in cells:
+            continue
+        saver = cells.get(r["params"]["saved_by"])
+        if saver is None or not fresh.current(r, cells[r["cell_id"]], upgrade, saver):
+            continue
+        records.append(
+            {"source": r["params"]["source"], "saved_by": saver.id, "loaded_by": r["cell_id"], "text": status(r)}
+        )
+    return pd.DataFrame(records, columns=["source", "saved_by", "loaded_by", "text"])
+
+
+def family(cell: Cell) -> str:
+    """The family an upgrade moves between."""
+    if cell.flavor == "keras2":
+        return "Keras 2"
+    if cell.flavor == "tf_keras":
+        return "tf-keras"
+    return "Keras 3" if cell.backend == "tensorflow" else f"Keras 3 {cell.backend}"
+
+
+def short(cell: Cell) -> str:
+    """A cell named briefly within its family: the release that decides it."""
+    if cell.flavor == "keras2":
+        return f"TF {cell.tensorflow}"
+    if cell.flavor == "tf_keras":
+        return f"{cell.tf_keras}"
+    py = f", py{cell.python}" if "python-axis" in cell.roles else ""
+    return f"{cell.keras}" + (f" (TF {cell.tensorflow}{py})" if cell.tensorflow else "")
+
+
+def label(cells: list[Cell]) -> str:
+    """A run of cells: `Keras 3 3.0.5 (TF 2.16.2) … 3.8.0 (TF 2.19.1), 9 cells`, one part per family."""
+    parts = []
+    for fam, group in itertools.groupby(cells, key=family):
+        members = list(group)
+        span = short(members[0]) if len(members) == 1 else f"{short(members[0])} … {short(members[-1])}"
+        parts.append(f"{fam} {span}" + (f" ({len(members)})" if len(members) > 2 else ""))
+    return "; ".join(parts)
+
+
+def collapse(df: pd.DataFrame, matrix: Matrix) -> tuple[list[list[Cell]], list[list[Cell]], list[list[str]]]:
+    """One source case's N x N table with alike neighbours merged: row runs (savers), column runs (loaders)."""
+    cells = {c.id: c for c in matrix.cells}
+    grid = {(str(r.saved_by), str(r.loaded_by)): str(r.text) for r in df.itertuples()}
+    savers = sorted({cells[s] for s, _ in grid}, key=cell_order)
+    loaders = sorted({cells[l] for _, l in grid}, key=cell_order)
+
+    def runs(items: list[Cell], vector: Any) -> list[list[Cell]]:
+        return [list(g) for _, g in itertools.groupby(items, key=lambda c: (family(c), vector(c)))]
+
+    rows = runs(savers, lambda s: tuple(grid.get((s.id, l.id), "") for l in loaders))
+    cols = runs(loaders, lambda l: tuple(grid.get((s.id, l.id), "") for s in savers))
+    return rows, cols, [[grid.get((r[0].id, c[0].id), "") for c in cols] for r in rows]
+
+
+def table(df: pd.DataFrame, matrix: Matrix) -> str:
+    """The collapsed table as markdown: saved by (rows) against loaded by (columns)."""
+    rows, cols, grid = collapse(df, matrix)
+    frame_ = pd.DataFrame(grid, columns=[label(c) for c in cols])
+    frame_.insert(0, "saved by ↓ / loaded by →", [label(r) for r in rows])
+    return str(frame_.to_markdown(index=False))
+
+
+def transition(saver: Cell, loader: Cell) -> str | None:
+    """What kind of upgrade (or downgrade) moving a file from saver to loader is (None: another kind)."""
+    from packaging.version import Version
+
+    fs, fl = family(saver), family(loader)
+    if fs == "Keras 3" and fl == "Keras 3":
+        vs, vl = Version(saver.keras or "0"), Version(loader.keras or "0")
+        return (
+            "Keras 3 → newer Keras 3" if vl > vs else "Keras 3 → older Keras 3" if vl < vs else "Keras 3 → same Keras 3"
+        )
+    name = f"{fs} → {fl}"
+    return name if name in TRANSITIONS else None
+
+
+def routes(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
+    """Per tensor-mask file (the seed's, and each workaround's), `ok k/n` per kind of upgrade, over saved files."""
+    cells = {c.id: c for c in matrix.cells}
+    out: dict[str, dict[str, str]] = {}
+    for source in TENSOR_FILES:
+        sub = df[(df["source"] == source) & (df["text"] != "not saved")]
+        if sub.empty:
+            continue
+        tally: dict[str, list[int]] = {}
+        for r in sub.itertuples():
+            kind = transition(cells[str(r.saved_by)], cells[str(r.loaded_by)])
+            if kind:
+                ok_n = tally.setdefault(kind, [0, 0])
+                ok_n[0] += int(str(r.text) == "ok")
+                ok_n[1] += 1
+        out[source] = {k: f"{tally[k][0]}/{tally[k][1]}" if k in tally else "—" for k in TRANSITIONS}
+    return pd.DataFrame.from_dict(out, orient="index", columns=list(TRANSITIONS))
+
+
+def _ok_loaders(df: pd.DataFrame, savers: list[Cell], matrix: Matrix) -> tuple[list[Cell], list[Cell]]:
+    """Loaders where every one of these savers' files loads and predicts the same, and the rest."""
+    cells = {c.id: c for c in matrix.cells}
+    ids = {c.id for c in savers}
+    sub = df[df["saved_by"].isin(ids)]
+    good = sub.groupby("loaded_by")["text"].agg(lambda t: all(x == "ok" for x in t))
+    ordered = sorted((cells[str(i)] for i in good.index), key=cell_order)
+    return [c for c in ordered if good[c.id]], [c for c in ordered if not good[c.id]]
+
+
+def _runs_label(cells: list[Cell]) -> str:
+    """Cells in version order, consecutive ones of a family as one range."""
+    return "; ".join(label(list(g)) for _, g in itertools.groupby(cells, key=family)) or "none"
+
+
+def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
+    """Sentences that answer the upgrade questions from the rows."""
+    cells = {c.id: c for c in matrix.cells}
+    out = []
+    tensor = df[df["source"] == f"{SEED}/tensor-float64:.keras"]
+    if not tensor.empty:
+        own = tensor[tensor["saved_by"] == tensor["loaded_by"]]
+        affected = sorted((cells[str(r.saved_by)] for r in own.itertuples() if r.text not in ("ok", "not saved")),
+                          key=cell_order)  # fmt: skip
+        if affected:
+            good, bad = _ok_loaders(tensor, affected, matrix)
+            out.append(
+                f"A `.keras` file with a float64 tensor `mask_value` saved by the releases that cannot run it after "
+                f"loading themselves ({_runs_label(affected)}) loads and predicts the same on {_runs_label(good)}; "
+                f"it does not on {_runs_label(bad)}."
+            )
+    for fmt in (".keras", ".h5"):
+        lst = df[(df["source"] == f"{SEED}/list:{fmt}") & (df["text"] != "not saved")]
+        pairs = [r for r in lst.itertuples()
+                 if family(cells[str(r.saved_by)]) in ("Keras 2", "tf-keras") and family(cells[str(r.loaded_by)]).startswith("Keras 3")]  # fmt: skip
+        if pairs:
+            ok = sum(r.text == "ok" for r in pairs)
+            how = pd.Series([r.text for r in pairs if r.text != "ok"]).value_counts()
+            fails = ", ".join(f"{n} `{t}`" for t, n in how.items())
+            out.append(
+                f"A list `mask_value` does {'not ' if ok == 0 else ''}carry a Keras 2 `{fmt}` file into Keras 3: "
+                f"{ok} of {len(pairs)} (Keras 2 or tf-keras file, Keras 3 loader) pairs load and predict the same"
+                + (f"; the others: {fails}." if fails else ".")
+            )
+    table_ = routes(df, matrix)
+    for kind in ("Keras 2 → Keras 3", "Keras 3 → newer Keras 3"):
+        if kind not in table_.columns:
+            continue
+        col = table_[kind]
+        best = [f"`{caseids.split(src)[1]}` ({col[src]})" for src in table_.index if _all_ok(col[src])]
+        out.append(
+            f"{kind}, a float64 tensor mask: "
+            + (
+                f"every pair loads and predicts the same by {', '.join(best)}"
+                if best
+                else "no route works for every pair"
+            )
+            + "; per route: "
+            + ", ".join(f"`{caseids.split(s)[1]}` {col[s]}" for s in table_.index)
+            + "."
+        )
+    return out
+
+
+def _all_ok(cell: str) -> bool:
+    ok, _, n = cell.partition("/")
+    return bool(n) and ok == n and n != "0"
+
+
+def counts(df: pd.DataFrame) -> dict[str, int]:
+    """How many (saving cell, case, loading cell) entries have each text, for the summary line."""
+    return {str(k): int(v) for k, v in df["text"].value_counts().items()}
+
+
+def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine_id: str) -> str:
+    """Every source case's upgrade paths as a collapsed table (a page of its own)."""
+    out = [f"# Upgrade paths on `{machine_id}`", ""]
+    out.append(
+        "Every file a default cell saved in its compatibility cases, loaded by every default cell the way its "
+        "route prescribes (Keras 3 with safe mode on), run, and compared with the saving cell's outputs and "
+        "masking reference. Rows: saving cells; columns: loading cells; neighbours that behave alike are merged "
+        "into one version range. `ok`: loads and gives the saving cell's outputs; `✗ stage`: fails there; "
+        "`≠ stage`: runs, other outputs; `not saved`: the saving cell could not save this file. "
+        "Generated from `results/` by `nox -s report`."
+    )
+    out += ["", "## Routes for a float64 tensor mask, by kind of upgrade", "", "Pairs that load and predict the same:"]
+    out += ["", str(routes(df, matrix).to_markdown()), ""]
+    order = {caseids.key(s.id, c.case_id): i for i, (s, c) in enumerate((s, c) for s in scens for c in s.cases())}
+    for source in sorted(set(df["source"]), key=lambda k: order.get(k, len(order))):
+        out += [f"## `{source}`", "", table(df[df["source"] == source], matrix), ""]
+    return "\n".join(out)

@@ -1,0 +1,236 @@
+"""The upgrade question, parent side: every file a saving cell kept, loaded by a loading cell in one child.
+
+The files come from the saving cells' current compatibility rows (`details.saved`: the addresses in the
+file store). A case that saved no file gives a `skip` row at stage `source` that says why. Files with the
+same content, the same outputs to reproduce and the same route are loaded once per loading cell and give
+every saving cell that shares them its row. A lost child costs only the file it was loading.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.decl import caseids
+from harness.decl.cells import Cell
+from harness.decl.registry import build_key
+from harness.decl.scenarios import Case, Scenario
+from harness.runner import envs, filestore
+from harness.runner.child import Launch, Session
+from harness.runner.envs import Interpreter
+from harness.runner.progress import Progress
+from harness.store import files, fresh
+from harness.store.rows import make_row
+
+MESSAGE_CHARS = 600  # upgrade rows are many: an error message is kept to this length
+AFTER_SAVE = ("load", "predict_after_load", "equivalence", "masking_after_load")  # a file existed by then
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One case of a saving cell: its current row and the addresses of what it saved (None: nothing)."""
+
+    saver: Cell
+    source: Scenario
+    case: Case
+    row: dict[str, Any]
+
+    @property
+    def saved(self) -> dict[str, Any] | None:
+        """The addresses in the file store, when the case saved a file."""
+        found = (self.row.get("details") or {}).get("saved")
+        return dict(found) if found else None
+
+    @property
+    def unkept(self) -> bool:
+        """The case saved a file but its row holds no addresses (measured without a file store): run it again."""
+        if self.saved is not None or (self.row.get("details") or {}).get("saved_error"):
+            return False
+        stage = self.row.get("failed_stage")
+        return self.row["outcome"] == "ok" or stage in AFTER_SAVE
+
+    def upgrade_case(self, scen: Scenario) -> Case:
+        """The upgrade case this file gives every loading cell."""
+        source = caseids.key(self.source.id, self.case.case_id)
+        params = {"source": source, "saved_by": self.saver.id}
+        return Case(scen.id, caseids.upgrade(self.source.id, self.case.case_id, self.saver.id), params)
+
+    def load_key(self) -> str:
+        """Cases that load the same content the same way share one load (each compares with its own outputs)."""
+        saved = self.saved or {}
+        return json.dumps(
+            [saved.get("file"), saved.get("name"), build_key(self.source.builder, self.source.model, self.case.params),
+             self.case.params.get("route", "plain")],
+            sort_keys=True,
+        )  # fmt: skip
+
+    def target(self) -> tuple[str, str | None]:
+        """The outputs this saving cell's file must reproduce: (expected, masking reference) addresses."""
+        saved = self.saved or {}
+        return str(saved.get("expected")), saved.get("ref")
+
+
+def saved_by(
+    savers: list[Cell], upgrade: Scenario, scens: dict[str, Scenario], results: Path, machine_id: str
+) -> list[Saved]:
+    """Every case of the sources that each saving cell ran, with its current row (cases without one are left out)."""
+    out = []
+    for saver in savers:
+        rows = fresh.rows_by_case(files.cell_path(results, machine_id, saver.id))
+        for sid in upgrade.sources:
+            source = scens[sid]
+            if not source.applies_to(saver.id, saver.tags):
+                continue
+            for case in source.cases():
+                row = rows.get((sid, case.case_id))
+                if row is not None and fresh.rerun_reason(row, saver, source) is None:
+                    out.append(Saved(saver, source, case, row))
+    return out
+
+
+def stale_reason(row: dict[str, Any] | None, loader: Cell, upgrade: Scenario, item: Saved) -> str | None:
+    """Why the loading cell's row for this file must be measured again (None: it is current)."""
+    why = fresh.rerun_reason(row, loader, upgrade, item.saver)
+    if why is None and row is not None and row.get("saved") != item.saved:
+        return "the saving cell saved other content"
+    return why
+
+
+def to_load(loader: Cell, upgrade: Scenario, items: list[Saved], results: Path, machine_id: str) -> list[Saved]:
+    """The saved files whose row in the loading cell is missing or not current."""
+    rows = fresh.rows_by_case(files.cell_path(results, machine_id, loader.id, "upgrade"))
+    out = []
+    for item in items:
+        case = item.upgrade_case(upgrade)
+        if stale_reason(rows.get((upgrade.id, case.case_id)), loader, upgrade, item) is not None:
+            out.append(item)
+    return out
+
+
+def _versions(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in ("python", "tensorflow", "keras", "keras_flavor", "backend")}
+
+
+def _row(loader: Cell, upgrade: Scenario, item: Saved, ready: dict[str, Any], machine: dict[str, Any],
+         invoked: str, started: float, fields: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    fields = {k: v for k, v in fields.items() if k not in ("traceback_tail", "type", "warnings")}
+    outcome = fields.pop("outcome")
+    duration = float(fields.pop("duration_s", 0.0))
+    if fields.get("error_message"):
+        fields["error_message"] = str(fields["error_message"])[:MESSAGE_CHARS]
+    return make_row(
+        loader, upgrade, item.upgrade_case(upgrade), ready, machine, invoked, outcome, started, duration,
+        saved=item.saved, saved_by_hash=item.saver.hash, saved_by_versions=_versions(item.row), **fields,
+    )  # fmt: skip
+
+
+def not_saved(item: Saved) -> dict[str, Any]:
+    """The fields of a row for a case whose saving cell produced no file."""
+    src = item.row
+    return {
+        "outcome": "skip",
+        "failed_stage": "source",
+        "source_stage": src.get("failed_stage"),
+        "error_type": src.get("error_type"),
+        "error_message": f"{item.saver.id} saved no file: {src['outcome']} at {src.get('failed_stage')}: "
+        f"{src.get('error_message') or src.get('details', {}).get('saved_error') or ''}",
+    }
+
+
+def not_kept(item: Saved) -> dict[str, Any]:
+    """The fields of a row for a case that saved a file its run did not keep (a run without a file store)."""
+    return {
+        "outcome": "skip",
+        "failed_stage": "source",
+        "error_type": "MissingFile",
+        "error_message": f"{item.saver.id} saved this file in a run that did not keep it; "
+        f"rerun its cases (`nox -s matrix -- --cell {item.saver.id} --fresh`)",
+    }
+
+
+def run(
+    loader: Cell,
+    interp: Interpreter,
+    upgrade: Scenario,
+    todo: list[Saved],
+    results: Path,
+    machine: dict[str, Any],
+    invoked: str,
+    progress: Progress,
+    store: Path | None = None,
+) -> dict[str, int]:
+    """Load every file of `todo` in one child of the loading cell; store a row per (saving cell, case)."""
+    store = store or filestore.root()
+    path = files.cell_path(results, machine["id"], loader.id, "upgrade")
+    existing = list(fresh.rows_by_case(path))  # the file's own order, then the upgrade rows in case order
+    order = existing + sorted((upgrade.id, item.upgrade_case(upgrade).case_id) for item in todo)
+    groups: dict[str, list[Saved]] = {}
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    now = time.time()
+    for item in todo:
+        if item.unkept:
+            rows.append(_row(loader, upgrade, item, {}, machine, invoked, now, not_kept(item)))
+        elif item.saved is None:
+            rows.append(_row(loader, upgrade, item, {}, machine, invoked, now, not_saved(item)))
+        else:
+            groups.setdefault(item.load_key(), []).append(item)
+    problems = envs.problems(loader, interp)
+    tmp = Path(tempfile.mkdtemp(prefix=f"maskcompat-upgrade-{loader.id}-"))
+    session = Session(Launch(interp.python, "upgrade", envs.child_env(loader, interp, tmp), tmp, "upgrade"))
+    try:
+        for n, members in enumerate(groups.values(), 1):
+            first = members[0]
+            saved = first.saved or {}
+            started = time.time()
+            targets: list[tuple[str, str | None]] = []
+            reply_fields: dict[str, Any]
+            if problems:
+                reply_fields = {"outcome": "fail", "failed_stage": "install", "error_type": "InstallError",
+                                "error_message": "; ".join(problems)}  # fmt: skip
+                ready: dict[str, Any] = {}
+            elif not all(filestore.has(m.saved or {}, store) for m in members):
+                reply_fields = {"outcome": "skip", "failed_stage": "source", "error_type": "MissingFile",
+                                "error_message": f"{saved.get('name')} ({saved.get('file')}) is not in the file store "
+                                f"{store}; rerun the saving cell's cases to keep it again"}  # fmt: skip
+                ready = {}
+            else:
+                targets = list(dict.fromkeys(m.target() for m in members))
+                request = {
+                    "file": str(filestore.file_path(saved, store)),
+                    "route": first.case.params.get("route", "plain"),
+                    "builder": first.source.builder,
+                    "model": first.source.model,
+                    "params": first.case.params,
+                    "compare": [
+                        {"expected": str(filestore.array_path(e, store)),
+                         "ref": str(filestore.array_path(r, store)) if r else None}
+                        for e, r in targets
+                    ],
+                    "tolerance": first.source.tolerance,
+                }  # fmt: skip
+                reply = session.ask(request, upgrade.timeout_s)
+                ready = reply.ready
+                reply_fields = dict(reply.answer) if reply.answer is not None else dict(reply.lost or {})
+            compared = reply_fields.pop("compared", None)
+            for item in members:
+                fields = dict(reply_fields)
+                if compared is not None:  # loaded and predicted: this saving cell's own comparison decides
+                    fields.update(compared[targets.index(item.target())])
+                rows.append(_row(loader, upgrade, item, ready, machine, invoked, started, fields))
+            if n % 25 == 0 or n == len(groups):
+                progress.line(f"{n}/{len(groups)} files loaded ({len(rows)} rows)")
+            if progress.estimate is not None:
+                progress.estimate.tick("upgrade")
+    finally:
+        session.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    files.upsert(path, rows, order)
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    return counts
