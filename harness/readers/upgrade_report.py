@@ -102,13 +102,13 @@ def collapse(df: pd.DataFrame, matrix: Matrix) -> tuple[list[list[Cell]], list[l
     cells = {c.id: c for c in matrix.cells}
     grid = {(str(r.saved_by), str(r.loaded_by)): str(r.text) for r in df.itertuples()}
     savers = sorted({cells[s] for s, _ in grid}, key=cell_order)
-    loaders = sorted({cells[l] for _, l in grid}, key=cell_order)
+    loaders = sorted({cells[ld] for _, ld in grid}, key=cell_order)
 
     def runs(items: list[Cell], vector: Any) -> list[list[Cell]]:
         return [list(g) for _, g in itertools.groupby(items, key=lambda c: (family(c), vector(c)))]
 
-    rows = runs(savers, lambda s: tuple(grid.get((s.id, l.id), "") for l in loaders))
-    cols = runs(loaders, lambda l: tuple(grid.get((s.id, l.id), "") for s in savers))
+    rows = runs(savers, lambda sv: tuple(grid.get((sv.id, ld.id), "") for ld in loaders))
+    cols = runs(loaders, lambda ld: tuple(grid.get((sv.id, ld.id), "") for sv in savers))
     return rows, cols, [[grid.get((r[0].id, c[0].id), "") for c in cols] for r in rows]
 
 
@@ -186,8 +186,12 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
             )
     for fmt in (".keras", ".h5"):
         lst = df[(df["source"] == f"{SEED}/list:{fmt}") & (df["text"] != "not saved")]
-        pairs = [r for r in lst.itertuples()
-                 if family(cells[str(r.saved_by)]) in ("Keras 2", "tf-keras") and family(cells[str(r.loaded_by)]).startswith("Keras 3")]  # fmt: skip
+        pairs = [
+            r
+            for r in lst.itertuples()
+            if family(cells[str(r.saved_by)]) in ("Keras 2", "tf-keras")
+            and family(cells[str(r.loaded_by)]).startswith("Keras 3")
+        ]
         if pairs:
             ok = sum(r.text == "ok" for r in pairs)
             how = pd.Series([r.text for r in pairs if r.text != "ok"]).value_counts()
