@@ -19,7 +19,7 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.error_on_missing_interpreters = True  # no Python 3.11: one line that names it, never a skip
 
 
-def harness(session: nox.Session, command: str, *args: str, requirements: str = "run") -> None:
+def harness(session: nox.Session, command: str, *args: str, requirements: str = "run", cwd: str | Path = ROOT) -> None:
     """Install `requirements/<requirements>.txt` and run `python -m harness COMMAND`, passing its exit code on.
 
     0: done; 1: a finding that gates (a regression, a file that does not load); 2: bad input, one line.
@@ -28,12 +28,12 @@ def harness(session: nox.Session, command: str, *args: str, requirements: str = 
     invoked = " ".join(["nox", *sys.argv[1:]])
     argv = [str(Path(session.bin) / "python"), "-m", "harness", command, *args, *session.posargs]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = subprocess.call([*argv, "--invoked-by", invoked] if command in INVOKED else argv, cwd=ROOT, env=env)
+    code = subprocess.call([*argv, "--invoked-by", invoked] if command in INVOKED else argv, cwd=cwd, env=env)
     if code:
         raise SystemExit(code)
 
 
-INVOKED = {"matrix", "bench", "crossload", "triage", "bisect"}  # commands that store the command line in rows
+INVOKED = {"matrix", "bench", "crossload", "triage", "bisect", "check"}  # commands that store the command line in rows
 
 
 @nox.session(python=PY)
@@ -58,6 +58,12 @@ def crossload(session: nox.Session) -> None:
 def triage(session: nox.Session) -> None:
     """Upgrade FROM -> TO: breaks, fixes, significant latency changes; exit 1 on a regression (-- FROM TO)."""
     harness(session, "triage")
+
+
+@nox.session(python=PY)
+def check(session: nox.Session) -> None:
+    """Your own saved model: which releases load it and predict the same, what breaks, what fixes it (-- PATH)."""
+    harness(session, "check", cwd=session.invoked_from)  # PATHs are relative to where nox was started
 
 
 @nox.session(python=PY)

@@ -44,6 +44,7 @@ import keras, numpy as np
 from harness.child.filehash import content_hash
 out = Path(sys.argv[1])
 def save(name, seed):
+    keras.backend.clear_session()  # layer names restart, as in a fresh process
     keras.utils.set_random_seed(seed)
     m = keras.Sequential([keras.Input((12, 4)), keras.layers.Masking(0.0), keras.layers.LSTM(8), keras.layers.Dense(1)])
     m.save(out / name)

@@ -167,6 +167,7 @@ def test_bad_arguments_are_one_line_exit_2(argv: list[str], message: str, tmp_pa
         "cells",
         "triage",
         "bisect",
+        "check",
         "crossload",
         "merge",
         "ci-matrix",

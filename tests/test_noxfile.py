@@ -13,7 +13,20 @@ import pytest
 from harness.runner import envs
 
 ROOT = Path(__file__).resolve().parent.parent
-SESSIONS = {"matrix", "bench", "crossload", "triage", "bisect", "report", "spread", "repair", "cells", "tests", "lint"}
+SESSIONS = {
+    "matrix",
+    "bench",
+    "crossload",
+    "triage",
+    "check",
+    "bisect",
+    "report",
+    "spread",
+    "repair",
+    "cells",
+    "tests",
+    "lint",
+}
 
 
 def nox_binary() -> str:

@@ -31,6 +31,7 @@ HANDLERS = {
     "crossload": "harness.child.crossload",
     "prove": "harness.child.prove",
     "upgrade": "harness.child.upgrade",
+    "check": "harness.child.check",
 }
 
 

@@ -12,6 +12,7 @@ NAMES = (
     "crossload",
     "report",
     "triage",
+    "check",
     "bisect",
     "repair",
     "spread",

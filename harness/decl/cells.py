@@ -284,13 +284,8 @@ def _matches(cell: Cell, key: str, value: str) -> bool:
     return str(getattr(cell, SPEC_KEYS[key]) or "") == value
 
 
-def resolve(spec: str, matrix: Matrix) -> Cell:
-    """A cell id, or pins such as `tf=2.15.1` / `tf=2.17.1,keras=3.8.0`, as the one cell they name."""
-    ids = {c.id: c for c in matrix.cells}
-    if spec in ids:
-        return ids[spec]
-    if "=" not in spec:
-        raise UserError(f"{spec!r} is neither a cell id (`nox -s cells`) nor pins like tf=2.15.1,keras=3.8.0")
+def parse_spec(spec: str) -> dict[str, str]:
+    """`tf=2.17.1,keras=3.8.0` -> {"tf": "2.17.1", "keras": "3.8.0"}; unknown keys are a UserError."""
     pins: dict[str, str] = {}
     for part in spec.split(","):
         key, sep, value = (s.strip() for s in part.partition("="))
@@ -300,6 +295,17 @@ def resolve(spec: str, matrix: Matrix) -> Cell:
             known = ", ".join(sorted({*SPEC_KEYS, *PACKAGE_KEYS}))
             raise UserError(f"{spec!r}: unknown key {key!r} (known: {known})")
         pins[key] = value
+    return pins
+
+
+def resolve(spec: str, matrix: Matrix) -> Cell:
+    """A cell id, or pins such as `tf=2.15.1` / `tf=2.17.1,keras=3.8.0`, as the one cell they name."""
+    ids = {c.id: c for c in matrix.cells}
+    if spec in ids:
+        return ids[spec]
+    if "=" not in spec:
+        raise UserError(f"{spec!r} is neither a cell id (`nox -s cells`) nor pins like tf=2.15.1,keras=3.8.0")
+    pins = parse_spec(spec)
     found = [c for c in matrix.cells if all(_matches(c, k, v) for k, v in pins.items())]
     if not found:
         raise UserError(f"no cell has {spec}; add one to the cells file or pick one from `nox -s cells`")
@@ -310,3 +316,35 @@ def resolve(spec: str, matrix: Matrix) -> Cell:
             return preferred[0]
         raise UserError(f"{spec} names {len(found)} cells ({', '.join(c.id for c in found)}); add pins or give an id")
     return found[0]
+
+
+def from_spec(spec: str, path: Path) -> Cell:
+    """A cell made from pins no cell of the matrix has (`keras=3.9.0,tf=2.19.1`), checked against the rules."""
+    pins = parse_spec(spec)
+    text = path.read_text(encoding="utf-8")
+    data = toml.loads(text)
+    defaults, rules = data.get("defaults", {}), data.get("rules", {})
+    fields = {SPEC_KEYS[k]: v for k, v in pins.items() if k in SPEC_KEYS}
+    cpu_builds = {"jax": "jax[cpu]=={}", "torch": "torch=={}+cpu"}  # as the matrix's own cells pin them
+    packages = [cpu_builds[k].format(v) for k, v in pins.items() if k in PACKAGE_KEYS]
+    backend = fields.get("backend") or ("jax" if "jax" in pins else "torch" if "torch" in pins else "tensorflow")
+    if not fields.get("keras") and not fields.get("tf_keras"):
+        raise UserError(f"{spec!r} names no cell and cannot make one: give keras=VERSION (or tf_keras=VERSION)")
+    if backend == "tensorflow" and not fields.get("tensorflow"):
+        raise UserError(f"{spec!r} names no cell and cannot make one: the tensorflow backend needs tf=VERSION")
+    tag = "-".join(f"{k}{v}" for k, v in sorted(pins.items()))
+    cell = Cell(
+        id=f"spec-{tag}",
+        python=fields.get("python", defaults.get("python", "3.11")),
+        tensorflow=fields.get("tensorflow"),
+        keras=fields.get("keras"),
+        tf_keras=fields.get("tf_keras"),
+        backend=backend,
+        packages=tuple(packages),
+        roles=("spec",),
+        default=False,
+    )
+    why = rule_violation(cell, rules)
+    if why:
+        raise UserError(f"{spec!r} names no cell, and one with those pins breaks a release rule: {why}")
+    return cell

@@ -1,0 +1,217 @@
+"""`check` on real files saved by real releases, its verdicts held against loading the files by hand.
+
+The files are saved here, in pinned cells: Keras 2.15 (a Sequential with a list mask as `.h5` and `.keras`,
+a multi-input Functional with Masking) and Keras 3.0.5 (a Sequential with a tensor mask, which hits the
+bug, and a multi-input Functional without Masking). Each target cell then loads every file by hand, with
+plain `load_model` and `predict` and no harness code, and `check`'s verdict for that cell must agree: the
+stage where it fails, or that it runs and predicts what the other cells predict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness.decl import cells
+from harness.upgrade import check
+from harness.upgrade.inspect import inspect
+
+ROOT = Path(__file__).resolve().parent.parent
+KERAS2, KERAS3 = "tf2.15.1-keras2.15.0", "tf2.16.2-keras3.0.5"
+SAVED = {
+    KERAS2: ["seq-list.h5", "seq-list.keras", "multi-mask.keras"],
+    KERAS3: ["seq-tensor.keras", "multi-plain.keras"],
+}
+TARGETS = [KERAS2, "tf2.21.0-tfkeras2.21.0", KERAS3, "tf2.21.0-keras3.15.1", "jax0.10.2-keras3.15.1",
+           "torch2.13.0-keras3.15.1"]  # fmt: skip
+
+PRELUDE = """
+import json, os, sys
+from pathlib import Path
+import numpy as np
+flavor = os.environ["MASKCOMPAT_FLAVOR"]
+if flavor == "keras3":
+    import keras
+elif flavor == "tf_keras":
+    import tf_keras as keras
+else:
+    import tensorflow as tf
+    keras = tf.keras
+"""
+
+SAVE = (
+    PRELUDE
+    + """
+out = Path(sys.argv[1])
+L = keras.layers
+def masked(mask):
+    if flavor == "keras3":
+        return keras.Sequential([keras.Input((None, 4)), L.Masking(mask_value=mask), L.LSTM(8), L.Dense(1)])
+    return keras.Sequential([L.Masking(mask_value=mask, input_shape=(None, 4)), L.LSTM(8), L.Dense(1)])
+def multi(mask):
+    steps, static = keras.Input((None, 4), name="steps"), keras.Input((3,), name="static")
+    x = L.GRU(6)(L.Masking(mask_value=mask)(steps) if mask is not None else steps)
+    y = L.Dense(4, activation="relu")(static)
+    return keras.Model([steps, static], L.Dense(2)(L.Concatenate()([x, y])))
+for name in sys.argv[2:]:
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = {
+        "seq-list": lambda: masked(0.0),
+        "seq-tensor": lambda: masked(keras.ops.convert_to_tensor(0.0, dtype="float64")),
+        "multi-mask": lambda: multi(0.0),
+        "multi-plain": lambda: multi(None),
+    }[name.split(".")[0]]()
+    model.save(out / name)
+"""
+)
+
+BY_HAND = (
+    PRELUDE
+    + """
+rng = np.random.default_rng(1)
+steps = rng.standard_normal((3, 10, 4)).astype("float32")
+steps[:, 7:, :] = 0.0
+static = rng.standard_normal((3, 3)).astype("float32")
+found = {}
+for path in sys.argv[2:]:
+    stage = "load"
+    try:
+        model = keras.models.load_model(path)
+        stage = "predict_after_load"
+        out = model.predict([steps, static] if "multi" in path else steps, verbose=0)
+        np.save(Path(sys.argv[1]) / (Path(path).name + ".npy"), np.asarray(out))
+        found[Path(path).name] = {"outcome": "ok", "failed_stage": None}
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        found[Path(path).name] = {"outcome": "fail", "failed_stage": stage, "error": error}
+print(json.dumps(found))
+"""
+)
+
+
+def run_in(python: Path, cell: cells.Cell, script: str, *argv: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS", "TF_USE"))}
+    env.update(cell.env, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    proc = subprocess.run([str(python), "-c", script, *argv], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files, saved once in their pinned cells."""
+    from harness.runner import envs
+
+    matrix = cells.load(ROOT / "cells" / "cells.toml")
+    folder = tmp_path_factory.mktemp("models")
+    for cell_id, names in SAVED.items():
+        cell = matrix.get(cell_id)
+        run_in(Path(envs.install(cell, check=True).python), cell, SAVE, str(folder), *names)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def by_hand(saved: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each target cell's own verdict on each file: plain load_model and predict, outputs kept for comparing."""
+    from harness.runner import envs
+
+    matrix = cells.load(ROOT / "cells" / "cells.toml")
+    files = [str(saved / n) for names in SAVED.values() for n in names]
+    verdicts: dict[str, dict[str, Any]] = {}
+    for cell_id in TARGETS:
+        cell = matrix.get(cell_id)
+        outs = tmp_path_factory.mktemp(cell_id)
+        verdicts[cell_id] = json.loads(run_in(Path(envs.install(cell, check=True).python), cell, BY_HAND,
+                                              str(outs), *files))  # fmt: skip
+        for name, v in verdicts[cell_id].items():
+            if v["outcome"] == "ok":
+                v["outputs"] = np.load(outs / f"{name}.npy")
+    return verdicts
+
+
+def run_check(path: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "check", str(path), "--json", str(out), "--out", str(out.with_suffix(".md")),
+         *extra],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    return proc.returncode, json.loads(out.read_text())["files"][0]
+
+
+def agrees(record: dict[str, Any], mine: dict[str, Any]) -> bool:
+    """check's verdict for a cell against the cell's own: the same failing stage, or both run."""
+    if mine["outcome"] != "ok":
+        return record["outcome"] == "fail" and record["failed_stage"] == mine["failed_stage"]
+    return record["outcome"] in ("ok", "runs", "mismatch")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", [n for names in SAVED.values() for n in names])
+def test_verdicts_match_loading_by_hand(
+    name: str, saved: Path, by_hand: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    before = (saved / name).read_bytes()
+    code, found = run_check(saved / name, tmp_path / "out.json")
+    assert (saved / name).read_bytes() == before, "the user's file is never changed"
+    records = {t["cell_id"]: t for t in found["targets"]}
+    assert set(records) == set(TARGETS) - ({KERAS3} if name in SAVED[KERAS2] else set())
+    for cell_id, record in records.items():
+        mine = by_hand[cell_id][name]
+        assert agrees(record, mine), (cell_id, record, mine)
+        assert set(check.JSON_FIELDS) <= set(record)
+    running = [c for c in records if by_hand[c][name]["outcome"] == "ok"]
+    for a in running:  # every cell that runs the file by hand predicts what the others do, as check says
+        for b in running:
+            same = np.allclose(by_hand[a][name]["outputs"], by_hand[b][name]["outputs"], rtol=1e-4, atol=1e-5)
+            assert same == (records[a]["outcome"] == records[b]["outcome"] == "ok"), (a, b)
+    assert code == (0 if all(r["outcome"] == "ok" for r in records.values()) else 1)
+
+
+@pytest.mark.integration
+def test_the_tensor_mask_file_names_its_fix_and_cites_the_matrix(saved: Path, tmp_path: Path) -> None:
+    code, found = run_check(saved / "seq-tensor.keras", tmp_path / "out.json")
+    saver = next(t for t in found["targets"] if t["cell_id"] == KERAS3)
+    assert (saver["outcome"], saver["failed_stage"], saver["fix"]) == ("fail", "predict_after_load", "repair")
+    assert saver["error_signature"] and "__tensor__" in saver["error_message"]
+    assert "through the repair route" in saver["reference"]
+    newest = next(t for t in found["targets"] if t["cell_id"] == "tf2.21.0-keras3.15.1")
+    assert newest["outcome"] == "ok" and newest["max_abs_diff"] < 1e-5 and newest["masking"] == "ok"
+    assert [f["kind"] for f in found["findings"]] == ["tagged-value"]
+    report = (tmp_path / "out.md").read_text()
+    assert "nox -s repair --" in report and "No code in the file was executed" in report
+    assert code == 1
+
+
+@pytest.mark.integration
+def test_to_a_spec_and_inputs_with_outputs(saved: Path, tmp_path: Path) -> None:
+    """`--only --to` checks just that release; `--inputs` outputs are the reference where the saver is absent."""
+    steps = np.random.default_rng(2).standard_normal((2, 6, 4)).astype("float32")
+    np.savez(tmp_path / "in.npz", steps, output_0=np.zeros((2, 1), "float32"))
+    code, found = run_check(saved / "seq-list.h5", tmp_path / "out.json", "--only", "--to",
+                            "tf=2.21.0,tf_keras=2.21.0", "--inputs", str(tmp_path / "in.npz"))  # fmt: skip
+    (only,) = found["targets"]
+    assert only["cell_id"] == "tf2.21.0-tfkeras2.21.0" and only["reference"] == "the outputs in in.npz"
+    assert only["outcome"] == "mismatch" and only["max_abs_diff"] > 0 and code == 1
+
+
+def test_default_targets_are_the_saver_and_the_newest_of_each_family(tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "m.keras", "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.0.5"}))
+        z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": []}}))
+    targets = check.default_targets(inspect(tmp_path / "m.keras"), cells.load(ROOT / "cells" / "cells.toml"))
+    assert [t.cell.id for t in targets] == [KERAS3] + [c for c in TARGETS if c != KERAS3]
+    assert targets[0].why == "the saving release (Keras 3.0.5)"
+    assert [t.why for t in targets[1:3]] == ["the newest Keras 2 (tf.keras)", "the newest tf-keras"]
