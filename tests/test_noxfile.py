@@ -21,6 +21,7 @@ SESSIONS = {
     "check",
     "bisect",
     "report",
+    "site",
     "spread",
     "repair",
     "cells",

@@ -17,8 +17,13 @@ from harness.readers import report  # noqa: E402
 
 def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path) -> str:
     out = tmp_path / "report.md"
-    report.write(rows, matrix, scens, out, tmp_path / "plots")
+    report.write(rows, matrix, scens, out, tmp_path / "plots", summary_path=tmp_path / "summary.json")
     return out.read_text()
+
+
+def pages(tmp_path: Path) -> dict[str, str]:
+    """The detail pages `render` wrote, by file name."""
+    return {p.name: p.read_text() for p in sorted((tmp_path / "report").glob("*.md"))}
 
 
 @pytest.fixture()
@@ -61,28 +66,35 @@ def test_stale_rows_are_not_claimed(stored_rows: list[dict[str, Any]], matrix: M
     assert grid[(rows[0]["cell_id"], f"{rows[0]['scenario']}/{rows[0]['case_id']}")].status == "stale"
 
 
-def test_report_sections(
+def test_report_answers_first_and_pages_hold_the_evidence(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path
 ) -> None:
     text = render(stored_rows, matrix, scens, tmp_path)
     machine = stored_rows[0]["machine"]["id"]
-    for part in (
-        "## Excluded cells",
-        f"## Machine `{machine}`",
-        "(`masking-lstm`)",
-        "(`workarounds`)",
-        "### Error signatures",
-        "### Skipped: routes that do not exist in a cell",
-        "### Reproduce a red entry",
-    ):
-        assert part in text
-    assert stored_rows[0]["invoked_by"] in text
-    assert (tmp_path / "plots" / f"masking-lstm-{machine}.png").stat().st_size > 1000
-    for r in stored_rows:
-        command = report.repro_command(r["cell_id"], f"{r['scenario']}/{r['case_id']}")
-        assert (command in text) == (r["outcome"] not in ("ok", "skip")), command
+    heads = [line for line in text.splitlines() if line.startswith("## ")]
+    assert heads[0] == "## Answers" and "## Glossary" in heads
+    for q in ("### 1. ", "### 2. ", "### 3. ", "### 4. "):
+        assert q in text
     for e in matrix.excluded:
         assert e.reason in text
+    got = pages(tmp_path)
+    machine_page = got[f"machine-{machine}.md"]
+    assert "## Error signatures" in machine_page and "## Skipped: routes that do not exist in a cell" in machine_page
+    assert stored_rows[0]["invoked_by"] in machine_page
+    assert (tmp_path / "plots" / f"masking-lstm-{machine}.png").stat().st_size > 1000
+    for r in stored_rows:  # every entry, not only the red ones, has a command that pins the recorded packages
+        key = f"{r['scenario']}/{r['case_id']}"
+        command = report.reproduce(r["cell_id"], key, r)
+        assert all(f"{k}=={v}" in command for k, v in r["packages"].items())
+        assert command in got[f"{r['scenario']}-{machine}.md"], command
+    sigs = report.sig_numbers(stored_rows, matrix)
+    for r in stored_rows:
+        if r["outcome"] in ("fail", "mismatch"):
+            link = f"(machine-{machine}.md#sig-{sigs[r['error_signature']]})"
+            assert (
+                link in got[f"{r['scenario']}-{machine}.md"]
+                and f'id="sig-{sigs[r["error_signature"]]}"' in machine_page
+            )
 
 
 def test_findings_name_the_failing_stage(
@@ -136,10 +148,12 @@ def test_cross_load_rows_get_square_tables_and_one_rerun_command(
         if r["scenario"] == scen.id and fresh.current(r, cells[r["cell_id"]], scen, cells.get(r["params"]["saved_by"]))
     ]
     assert len(rows) == len(scen.cases()) * len(scen.cells)  # the committed run: every loader x case
-    text = render(rows, matrix, [scen], tmp_path)
+    render(rows, matrix, [scen], tmp_path)
+    got = pages(tmp_path)
+    text = got[f"cross-load-{rows[0]['machine']['id']}.md"]
     assert text.count("| saved by ↓, loaded by →") == 4  # one table per format x mask value
-    assert "nox -s crossload -- --fresh   # the " in text and '--case "cross-load/' not in text
-    assert "### Skipped" not in text  # files a cell could not save are in the tables, not listed as skipped routes
+    assert "`nox -s crossload -- --fresh`" in text and '--case "cross-load/' not in text
+    assert "## Skipped" not in got[f"machine-{rows[0]['machine']['id']}.md"]  # unsaved files are in the tables
 
 
 def test_a_gpu_machine_shows_its_own_cells_and_only_what_it_ran(scens: list[Scenario], tmp_path: Path) -> None:
@@ -150,16 +164,11 @@ def test_a_gpu_machine_shows_its_own_cells_and_only_what_it_ran(scens: list[Scen
     full = cells.load(root / "cells" / "cells.toml")
     rows = [r for r in files.read_all(root / "results") if str(r.get("device", "")).startswith("gpu")]
     assert rows, "the committed results hold the GPU run"
-    text = render(rows, full, scens, tmp_path)
-    section = text.split("## Machine `", 1)[1]
+    render(rows, full, scens, tmp_path)
+    machine = rows[0]["machine"]["id"]
+    got = pages(tmp_path)
     ran = {r["scenario"] for r in rows}
     for scen in scens:
-        heading = f"(`{scen.id}`)\n\nNot run on this machine."
-        assert (heading in section) == (scen.id not in ran), scen.id
+        assert (f"{scen.id}-{machine}.md" in got) == (scen.id in ran), scen.id
     gpu_cells = [c.id for c in full.cells if "gpu" in c.tags]
-    assert all(f"| {c} " in section for c in gpu_cells)
-    assert not any(f"`{c.id}`" in section or f"| {c.id} " in section for c in full.cells if c.default)
-    commands = [line for line in section.splitlines() if line.startswith("nox -s ")]
-    assert commands and all(line.endswith(" --fresh --device gpu") for line in commands)
-    entries = section.split("Entries: ", 1)[1].split("\n", 1)[0]
-    assert "not run" not in entries  # scenarios it never ran are not counted as gaps
+    assert all(f'id="cell-{c}"' in got[f"machine-{machine}.md"] for c in gpu_cells)

@@ -11,6 +11,7 @@ NAMES = (
     "bench",
     "crossload",
     "report",
+    "site",
     "triage",
     "check",
     "bisect",

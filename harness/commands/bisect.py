@@ -131,13 +131,17 @@ def main(args: argparse.Namespace) -> int:
         timer = bisect.LatencyProber(scen, case, args.rounds, args.threshold, progress, device)
         result = bisect.search_latency(releases, timer)
         text = bisect.render_latency(case, args.axis, base, releases, skipped, result, timer, machine["id"], command)
-        files.write_text(out.with_suffix(".json"), json.dumps(bisect.latency_data(result, args.threshold), indent=1))
+        result_fields = bisect.latency_found(result, args.threshold)
     else:
         prober = bisect.Prober(scen, case, args.results, args.store, machine, progress, device, saved)
         probes, boundary = bisect.search(releases, prober)
         text = bisect.render(
             case, args.axis, base, releases, skipped, probes, boundary, prober.installs, machine["id"], command
         )
+        result_fields = bisect.outcome_found(probes, boundary)
+    # The record beside the write-up is what the report reads (its Answers and the summary's first releases).
+    record = bisect.record(case, args.axis, base, machine["id"], command, text, out.name, **result_fields)
+    files.write_text(out.with_suffix(".json"), json.dumps(record, indent=1))
     files.write_text(out, text)
     print(text)
     print(f"wrote {out}")

@@ -137,7 +137,8 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
         from harness.commands.report import render
 
         est.begin("report", 1)
-        out = render(matrix, scens, args.results)
+        command = getattr(args, "invoked_by", None) or "python -m harness matrix"
+        out = render(matrix, scens, args.results, bisect_dir=ROOT / "experiments" / "bisect", command=command)
         est.end("report")
         progress.line(f"report: {out}")
     again = "nox -s matrix -- --fresh" if parts == ("compat", "latency", "crossload", "upgrade") else "--fresh"

@@ -76,13 +76,24 @@ def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, is_current
     return pd.DataFrame(records)
 
 
+UNSTABLE = 0.2  # a figure whose 95% CI is wider than this share of its median is marked ⚠
+
+
+def unstable(rec: Any) -> bool:
+    """Unstable by its own statistic: no CI, or a 95% CI wider than UNSTABLE x the median."""
+    low, high, median = rec["ci_low_ms"], rec["ci_high_ms"], rec["median_ms"]
+    if any(v is None or pd.isna(v) for v in (low, high, median)) or not median:
+        return True
+    return bool((high - low) / median > UNSTABLE)
+
+
 def _fmt(rec: Any) -> str:
     if rec["outcome"] != "ok" and pd.isna(rec["median_ms"]):
         return f"✗ {rec['stage']}" if rec["stage"] else str(rec["outcome"])
     low, high = rec["ci_low_ms"], rec["ci_high_ms"]
     ci = f" [{low:.3g}–{high:.3g}]" if pd.notna(low) and pd.notna(high) else ""
     flag = "" if rec["outcome"] == "ok" else f" ({rec['outcome']})"
-    warn = " ⚠" if rec["warnings"] else ""
+    warn = " ⚠" if unstable(rec) else ""
     return f"{rec['median_ms']:.3g}{ci}{warn}{flag}"
 
 
@@ -107,8 +118,12 @@ def tables(df: pd.DataFrame, order: list[str], scen: Scenario) -> tuple[pd.DataF
     return medians, pd.DataFrame(ratio_rows, index=cells)
 
 
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
 def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
-    """Latency against release, one panel per backend: median with its 95% CI for the LSTM variants."""
+    """Latency change against release, one panel per backend: each cell's median over the backend's first cell's
+    (a ratio, linear axis) with its 95% CI, 900 px wide, in a colour-blind-safe palette."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,36 +132,39 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
     backends = [b for b in ("tensorflow", "jax", "torch") if any(c.backend == b for c in cells)]
     widths = [max(2, sum(1 for c in cells if c.backend == b)) for b in backends]
     fig, axes = plt.subplots(
-        1, len(backends), figsize=(2.2 + 0.38 * sum(widths), 4.6), squeeze=False, width_ratios=widths, sharey=True
+        1, len(backends), figsize=(9, 4.8), squeeze=False, width_ratios=widths, sharey=True, dpi=100
     )
     for ax, backend in zip(axes[0], backends, strict=True):
         group = [c for c in cells if c.backend == backend]
         xs = range(len(group))
-        for case, label in PLOTTED.items():
+        for (case, label), colour in zip(PLOTTED.items(), OKABE_ITO, strict=False):
             sub = df[df["case"] == case].set_index("cell")
             ys = [sub["median_ms"].get(c.id) for c in group]
+            base = next((y for y in ys if y is not None and pd.notna(y)), None)
+            if base is None:
+                continue
             lo = [sub["ci_low_ms"].get(c.id) for c in group]
             hi = [sub["ci_high_ms"].get(c.id) for c in group]
             pts = [(x, y, lw, hg) for x, y, lw, hg in zip(xs, ys, lo, hi, strict=True) if y is not None and pd.notna(y)]
-            if not pts:
-                continue
             err = [
-                [y - lw if pd.notna(lw) else 0 for _, y, lw, _ in pts],
-                [hg - y if pd.notna(hg) else 0 for _, y, _, hg in pts],
+                [(y - lw) / base if pd.notna(lw) else 0 for _, y, lw, _ in pts],
+                [(hg - y) / base if pd.notna(hg) else 0 for _, y, _, hg in pts],
             ]
-            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err, marker="o", ms=3, capsize=2, label=label)
-        ax.set_xticks(list(xs), [c.id for c in group], rotation=70, ha="right", fontsize=7)
+            ax.errorbar(
+                [p[0] for p in pts], [p[1] / base for p in pts], yerr=err, marker="o", ms=3, capsize=2,
+                label=label, color=colour,
+            )  # fmt: skip
+        ax.axhline(1.0, color="#777777", lw=0.8, ls="--")
+        short = [c.id.replace("-keras", " k").replace("tfkeras", "tf-k") for c in group]
+        ax.set_xticks(list(xs), short, rotation=75, ha="right", fontsize=6)
         ax.set_title(backend, fontsize=9)
-        ax.set_yscale("log")
-        ax.grid(True, which="both", axis="y", alpha=0.3)
-    axes[0][0].set_ylabel(
-        "ms per batch (corrected median, 95% CI)" if df["corrected"].any() else "ms per batch (median, 95% CI)"
-    )
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("time / the backend's first cell (median, 95% CI)", fontsize=8)
     axes[0][-1].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
 
 
@@ -188,17 +206,9 @@ def section(
         f"up to {int(bench['samples'])} samples per process after warm-up and loop calibration, "
         f"{int(bench['threads']) or 'default'} thread(s) per backend"
         + (", pinned to one CPU" if int(bench["cpu"]) != -2 else "")
-        + ". ⚠: pyperf-style instability warning in the row (listed below). Ratios divide medians measured in "
-        "the same processes."
+        + f". ⚠: the figure's own 95% CI is wider than {UNSTABLE:.0%} of its median (or it has none). Ratios "
+        "divide medians measured in the same processes."
     )
-    refs = [v for r in rows if r["scenario"] == scen.id for v in r.get("reference_s") or []]
-    if refs:
-        out += [
-            "",
-            f"Machine drift: a fixed numpy workload, timed in the parent around every timing process, took "
-            f"{min(refs) * 1e3:.1f} to {max(refs) * 1e3:.1f} ms (max/min {max(refs) / min(refs):.2f}) over these "
-            "rows; rounds interleave cells so such drift falls on all of them alike.",
-        ]
     steals = [v for r in rows if r["scenario"] == scen.id for v in r.get("steal_fraction") or [] if v is not None]
     if steals:
         out += [
@@ -243,7 +253,7 @@ def section(
         out += [f"![latency against release, {device}]({Path(os.path.relpath(plots / name, root)).as_posix()})", ""]
         warned = sub[sub["warnings"].map(bool)]
         if not warned.empty:
-            out += [f"<details><summary>instability warnings ({len(warned)} rows)</summary>", ""]
+            out += [f"<details><summary>notes from the timing processes ({len(warned)} rows)</summary>", ""]
             out += [f"- `{r.cell}` `{r.case}`: {'; '.join(r.warnings)}" for r in warned.itertuples()]
             out += ["", "</details>", ""]
     return out

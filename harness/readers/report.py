@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +21,15 @@ FLAVOR_ORDER = {"keras2": 0, "tf_keras": 1, "keras3": 2}
 BACKEND_ORDER = {"tensorflow": 0, "jax": 1, "torch": 2}
 # Table entry -> heat-map colour; stage names follow the mark for failing entries.
 MARKS = {"ok": "ok", "fail": "✗", "mismatch": "≠", "crash": "crash", "timeout": "timeout", "skip": "skip"}
-COLOURS = {
-    "ok": "#4caf50",
-    "fail": "#e53935",
-    "mismatch": "#fb8c00",
-    "crash": "#8e24aa",
-    "timeout": "#6d4c41",
-    "skip": "#bdbdbd",
-    "stale": "#fff59d",
-    "not run": "#ffffff",
+COLOURS = {  # Okabe-Ito: told apart with every common colour-vision deficiency
+    "ok": "#009E73",
+    "fail": "#D55E00",
+    "mismatch": "#E69F00",
+    "crash": "#CC79A7",
+    "timeout": "#56B4E9",
+    "skip": "#BBBBBB",
+    "stale": "#F0E442",
+    "not run": "#FFFFFF",
 }
 
 
@@ -226,7 +227,7 @@ def repro_command(cell_id: str, case_id: str, gpu: bool = False) -> str:
 
 
 def heatmap(table: pd.DataFrame, path: Path, title: str) -> None:
-    """A categorical heat-map of the table, written deterministically (no timestamps in the PNG)."""
+    """A categorical heat-map with cases as rows and cells as columns, 900 px wide, written deterministically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -235,25 +236,32 @@ def heatmap(table: pd.DataFrame, path: Path, title: str) -> None:
     from matplotlib.patches import Patch
 
     names = list(COLOURS)
-    codes = [[names.index(e.status) for e in row] for row in table.itertuples(index=False)]
-    fig, ax = plt.subplots(figsize=(2.0 + 1.1 * len(table.columns), 1.5 + 0.32 * len(table)))
+    cases = list(table.columns)
+    codes = [[names.index(table.loc[cell, case].status) for cell in table.index] for case in cases]
+    fig, ax = plt.subplots(figsize=(9, 1.9 + 0.24 * len(cases)), dpi=100)
     ax.imshow(codes, cmap=ListedColormap(list(COLOURS.values())), vmin=0, vmax=len(names) - 1, aspect="auto")
-    ax.set_xticks(range(len(table.columns)), [caseids.split(c)[1] for c in table.columns], rotation=40, ha="right")
-    ax.set_yticks(range(len(table.index)), list(table.index))
-    for i, row in enumerate(table.itertuples(index=False)):
-        for j, e in enumerate(row):
-            if e.status not in ("ok", "not run") and e.stage:
-                ax.text(j, i, e.stage.replace("predict_after_load", "pred.after"), ha="center", va="center", fontsize=6)
+    ax.set_yticks(range(len(cases)), [caseids.split(c)[1] for c in cases], fontsize=7)
+    short = [str(c).replace("-keras", " k").replace("tfkeras", "tf-k") for c in table.index]
+    ax.set_xticks(range(len(table.index)), short, rotation=75, ha="right", fontsize=6)
+    if len(table.index) <= 12:  # room for the stage's name inside each entry
+        for i, case in enumerate(cases):
+            for j, cell in enumerate(table.index):
+                e = table.loc[cell, case]
+                if e.status not in ("ok", "not run") and e.stage:
+                    ax.text(j, i, e.stage.replace("predict_after_load", "pred.after"), ha="center", va="center",
+                            fontsize=6)  # fmt: skip
     ax.legend(
-        handles=[Patch(color=COLOURS[n], label=n) for n in names],
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
+        handles=[Patch(facecolor=COLOURS[n], edgecolor="#555555", label=n) for n in names],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=len(names),
         fontsize=7,
+        frameon=False,
     )
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, pad=22)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
 
 
@@ -261,43 +269,152 @@ def _md(df: pd.DataFrame) -> str:
     return str(df.to_markdown(index=False))
 
 
+def _rel(target: Path, page_dir: Path) -> str:
+    return Path(os.path.relpath(target, page_dir)).as_posix()
+
+
 LEGEND = (
     "`ok`: every stage passed; `✗ stage`: failed at that stage; `≠ stage`: ran but outputs differ (after load, "
     "or padded steps changed the output); `skip`: the route does not exist there; `crash` / `timeout`: the worker "
     "died or hung there; `stale`: the stored row was measured by other code, scenario or pins; `not run`: no row."
 )
+GLOSSARY = {
+    "cell": "one pinned environment: Python, TensorFlow and/or Keras (or tf-keras) releases and a backend, "
+    "installed on its own (`cells/cells.toml`); its id names the pins, e.g. `tf2.19.1-keras3.8.0`.",
+    "case": "one declared combination of a scenario's parameters (`scenarios/*.toml`), e.g. "
+    "`masking-lstm/tensor-float64:.keras`: a float64 tensor `mask_value`, saved as `.keras`.",
+    "route": "a published way around the tensor `mask_value` problem, measured as its own case: `list` (a plain "
+    "list), `custom-layer` (a Masking subclass with a serializable config), `custom-objects` (plain Masking, "
+    "loaded with `custom_objects`), `savedmodel` (SavedModel / `export`), `weights-only` (weights into a "
+    "rebuilt model), `repair` (the file rewritten by `python -m harness repair`).",
+    "stage": "the step where a case stopped: build, predict, masking, save, repair, load, predict_after_load, "
+    "equivalence (outputs after load differ from before), masking_after_load.",
+    "floor": "the same LSTM computed with the backend's own primitives (no Keras layer): the least a masked "
+    "RNN can cost on that backend, so `Keras / floor` is Keras' overhead.",
+    "reference correction": "each timing sample is divided by a fixed pure-Python workload timed in the same "
+    "process around it, then converted back to milliseconds at the machine's fast-state speed; it removes "
+    "the machine's drift between processes (README, Latency).",
+    "⚠": "a latency figure whose own 95% confidence interval is wider than 20% of its median, or that has none.",
+    "stale": "a stored row measured by another version of the code that measures it, another scenario "
+    "declaration or other pins; `nox -s matrix` measures it again.",
+    "upgrade path": "a file one cell saved, loaded by another cell the way its route prescribes (safe mode on), "
+    "run and compared with the saving cell's outputs.",
+}
 
 
-def scenario_section(
-    scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Matrix, plot: Path, root: Path, machine_id: str
-) -> list[str]:
-    """Findings, summary, table and heat-map of one scenario on one machine."""
+def reproduce(cell_id: str, key: str, row: dict[str, Any] | None) -> str:
+    """The one command that reruns one entry with the packages its row recorded (GPU and latency: nox)."""
+    scen = caseids.split(key)[0]
+    if row is not None and str(row.get("device", "")).startswith("gpu"):
+        return f'nox -s matrix -- --cell {cell_id} --case "{key}" --fresh --device gpu'
+    if scen == "latency" or row is None or not row.get("packages"):
+        session = "bench" if scen == "latency" else "matrix"
+        return f'nox -s {session} -- --cell {cell_id} --case "{key}" --fresh'
+    pins = " ".join(f"--with {name}=={version}" for name, version in sorted(row["packages"].items()))
+    index = " --index https://download.pytorch.org/whl/cpu" if "+cpu" in " ".join(row["packages"].values()) else ""
+    return (
+        f"uv run --no-project --python {row['python']}{index} {pins} -- "
+        f'python -m harness run --cell {cell_id} --case "{key}" --fresh'
+    )
+
+
+def sig_numbers(rows: list[dict[str, Any]], matrix: Matrix) -> dict[str, int]:
+    """Error signature -> its number on the machine page (most rows first)."""
+    return {str(s): i + 1 for i, s in enumerate(signatures(rows, matrix)["signature"])}
+
+
+class Pages:
+    """Where a machine's detail pages live, and links between them."""
+
+    def __init__(self, root: Path, machine_id: str) -> None:
+        self.root, self.machine_id, self.dir = root, machine_id, root / "report"
+
+    def scenario(self, scen_id: str) -> Path:
+        """The page of one scenario on this machine."""
+        return self.dir / f"{scen_id}-{self.machine_id}.md"
+
+    def machine(self) -> Path:
+        """The page of this machine: cells, error signatures, skips."""
+        return self.dir / f"machine-{self.machine_id}.md"
+
+
+def linked(e: Entry, sigs: dict[str, int], pages: Pages) -> str:
+    """An entry's text; a failing entry links to its error signature on the machine page."""
+    sig = (e.row or {}).get("error_signature")
+    if e.status in ("fail", "mismatch", "crash", "timeout") and sig in sigs:
+        return f"[{e.text}]({pages.machine().name}#sig-{sigs[sig]})"
+    return e.text
+
+
+def entries_block(scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Matrix) -> list[str]:
+    """Per cell (with an anchor): when and by what its rows were measured, the packages, then every entry's
+    reproduce command."""
+    out = ["## Entries: provenance and reproduce commands", ""]
+    out.append(
+        "Each command reruns one entry with the packages its row recorded (`uv` makes a throwaway environment); "
+        "`nox -s matrix -- --cell ID --fresh` reruns a whole cell with its declared pins."
+    )
+    for cell in sorted(matrix.cells, key=cell_order):
+        if not scen.applies_to(cell.id, cell.tags):
+            continue
+        keys = [caseids.key(scen.id, c.case_id) for c in scen.cases()]
+        got = [(k, grid[(cell.id, k)]) for k in keys if (cell.id, k) in grid]
+        rows = [e.row for _, e in got if e.row]
+        out += ["", f'<a id="cell-{cell.id}"></a>', f"### `{cell.id}`", ""]
+        if rows:
+            first = rows[0]
+            when = sorted(r["started_at"] for r in rows)
+            commits = sorted({str(r.get("harness_commit") or "not recorded") for r in rows})
+            packages = ", ".join(f"{k}=={v}" for k, v in sorted((first.get("packages") or {}).items()))
+            out.append(
+                f"Measured {when[0]} to {when[-1]} by `{first.get('measured_by')}`, harness "
+                f"{first.get('harness_version')} (commit {', '.join(commits)}), Python {first.get('python')}, "
+                f"device {first.get('device')}; packages: {packages}; command: `{first.get('invoked_by')}`."
+            )
+        else:
+            out.append("No row yet.")
+        out += ["", "| case | entry | reproduce |", "|---|---|---|"]
+        out += [f"| `{caseids.split(k)[1]}` | {e.text} | `{reproduce(cell.id, k, e.row)}` |" for k, e in got]
+    return out
+
+
+def scenario_page(
+    scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Matrix, pages: Pages, plots: Path,
+    sigs: dict[str, int],
+) -> str:  # fmt: skip
+    """One scenario on one machine: where each case holds, the full table, the heat-map, every entry's provenance."""
     table = compat_table(grid, matrix, [scen])
-    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    out = [f"# {scen.title} (`{scen.id}`) on `{pages.machine_id}`", ""]
+    out += [f"[← report](../report.md) · [machine, error signatures]({pages.machine().name}) · {LEGEND}", ""]
     if table.empty:
-        return [*out, "No cell runs this scenario.", ""]
-    heatmap(table, plot, f"{scen.id} — {machine_id}")
+        return "\n".join([*out, "No cell runs this scenario.", ""])
+    plot = plots / f"{scen.id}-{pages.machine_id}.png"
+    heatmap(table, plot, f"{scen.id} — {pages.machine_id}")
+    out += ["## Where each case holds", ""]
     if len(table.columns) <= 12:
         out += [f"- {line}" for line in findings(table, matrix)]
     else:
         summary = summary_table(table, matrix)
         summary.insert(0, "case", list(summary.index))
-        out += ["Where each case holds, per family (ranges follow the table's version order):", "", _md(summary)]
-    shown = table.map(lambda e: e.text)
+        out += ["Per family (ranges follow the table's version order):", "", _md(summary)]
+    out += ["", f"![{scen.id} heat-map: cases as rows, cells as columns]({_rel(plot, pages.dir)})", ""]
+    shown = table.map(lambda e: linked(e, sigs, pages))
     shown.columns = [caseids.split(c)[1] for c in shown.columns]
-    shown.insert(0, "cell", list(table.index))
-    out += ["", "<details><summary>full table</summary>", "", _md(shown), "", "</details>", ""]
-    out += [f"![{scen.id} heat-map]({Path(os.path.relpath(plot, root)).as_posix()})", ""]
-    return out
+    shown.insert(0, "cell", [f"[`{c}`](#cell-{c})" for c in table.index])
+    out += ["## Every entry (failing entries link to their error signature)", "", _md(shown), ""]
+    out += entries_block(scen, grid, matrix)
+    return "\n".join(out) + "\n"
 
 
-def crossload_section(scen: Scenario, grid: dict[tuple[str, str], Entry]) -> list[str]:
+def crossload_page(scen: Scenario, grid: dict[tuple[str, str], Entry], pages: Pages) -> str:
     """One N x N table per format and mask value: rows = the cell that saved, columns = the cell that loaded."""
-    out = [f"### {scen.title} (`{scen.id}`)", ""]
+    out = [f"# {scen.title} (`{scen.id}`) on `{pages.machine_id}`", "", "[← report](../report.md)", ""]
     out.append(
         "Each cell of the set saves the model; every cell then loads every saved file with Keras' safe mode on "
         "and predicts; `ok` means the outputs equal the saving cell's own (within the tolerance). "
-        "`not saved`: the saving cell could not produce that file (the stage where it failed)."
+        "`not saved`: the saving cell could not produce that file (the stage where it failed). "
+        "The upgrade paths (every default cell) supersede this four-cell set; "
+        "reproduce: `nox -s crossload -- --fresh`."
     )
     cells = list(scen.cells)
     combos = list(dict.fromkeys((c.params["format"], c.params["mask_value"]) for c in scen.cases()))
@@ -316,199 +433,135 @@ def crossload_section(scen: Scenario, grid: dict[tuple[str, str], Entry]) -> lis
                     line[f"`{loader}`"] = e.text
             table.append(line)
         out += ["", f"Format `{fmt}`, mask_value `{mask}`:", "", str(pd.DataFrame(table).to_markdown(index=False))]
-    return [*out, ""]
+    return "\n".join(out) + "\n"
 
 
-def upgrade_section(scen: Scenario, rows: list[dict[str, Any]], matrix: Matrix, page: Path, root: Path) -> list[str]:
-    """The upgrade paths of one machine: counts, the answers in sentences, the seed's tensor file, a link."""
-    from harness.readers import upgrade_report
-
-    df = upgrade_report.frame(rows, matrix, scen)
-    out = [f"### {scen.title} (`{scen.id}`)", ""]
-    if df.empty:
-        return [*out, "No current upgrade rows: run `nox -s matrix`.", ""]
-    counts = upgrade_report.counts(df)
-    savers, loaders = df["saved_by"].nunique(), df["loaded_by"].nunique()
-    link = f"[{page.name}]({Path(os.path.relpath(page, root)).as_posix()})"
-    out.append(
-        f"{len(df)} entries ({savers} saving cells × their cases × {loaders} loading cells): "
-        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        + f". Every case's table: {link}."
-    )
-    out += [""] + [f"- {line}" for line in upgrade_report.answers(df, matrix)]
-    seed = df[df["source"] == "masking-lstm/tensor-float64:.keras"]
-    if not seed.empty:
-        out += ["", "The seed's `.keras` file with a float64 tensor `mask_value`, saved by (rows) and loaded by:"]
-        out += ["", upgrade_report.table(seed, matrix)]
-    return [*out, ""]
-
-
-def render_machine(
-    machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], plots: Path, root: Path
-) -> str:
-    """The report section of one machine (rows from different machines are never merged)."""
-    upgrade_ids = {s.id for s in scens if s.handler == "upgrade"}
-    every = rows
-    rows = [r for r in rows if r["scenario"] not in upgrade_ids]
-    grid = entries(rows, matrix, scens)
+def machine_page(machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, grid: dict[tuple[str, str], Entry],
+                 sigs: dict[str, int]) -> str:  # fmt: skip
+    """A machine: what it is, when it measured, its cells, every error signature (anchored), the skipped routes."""
     m = rows[0]["machine"]
     started = sorted(r["started_at"] for r in rows)
     commands = sorted({r.get("invoked_by", "") for r in rows} - {""})
-    measured = {r["scenario"] for r in rows}
-    statuses = [e.status for (_, col), e in grid.items() if caseids.split(col)[0] in measured]
-    counts = pd.Series(statuses).value_counts().sort_index()
-    out = [f"## Machine `{machine_id}`", ""]
+    counts = pd.Series([e.status for e in grid.values() if e.status != "not run"]).value_counts().sort_index()
+    out = [f"# Machine `{machine_id}`", "", "[← report](../report.md)", ""]
     out.append(
-        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']} ({m['arch']}). "
-        f"Rows measured from {started[0]} to {started[-1]} (UTC) by: " + ", ".join(f"`{c}`" for c in commands) + "."
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']} ({m['arch']})"
+        + (f", {m['gpu']}" if m.get("gpu") else "")
+        + f". Rows measured from {started[0]} to {started[-1]} (UTC) by: "
+        + ", ".join(f"`{c}`" for c in commands)
+        + ". Entries: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + "."
     )
-    out += ["", "Entries: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".", "", LEGEND, ""]
-    for scen in scens:
-        if scen.handler == "upgrade":
-            if any(r["scenario"] == scen.id for r in every):
-                page = root / "report" / f"upgrade-{machine_id}.md"
-                out += upgrade_section(scen, every, matrix, page, root)
-            else:
-                out += [f"### {scen.title} (`{scen.id}`)", "", "Not run on this machine.", ""]
-        elif scen.id not in measured:
-            out += [f"### {scen.title} (`{scen.id}`)", "", "Not run on this machine.", ""]
-        elif scen.timed:
-            ordered = sorted(matrix.cells, key=cell_order)
-            out += latency_report.section(rows, scen, matrix, ordered, _current, plots, root, machine_id)
-        elif scen.handler == "crossload":
-            out += crossload_section(scen, grid)
-        else:
-            out += scenario_section(scen, grid, matrix, plots / f"{scen.id}-{machine_id}.png", root, machine_id)
-    out += ["### Cells", ""]
+    out += ["", "## Cells", ""]
     by_cell: dict[str, dict[str, Any]] = {}
     for row in rows:
         by_cell.setdefault(row["cell_id"], row)
     info = []
     for cell in sorted(matrix.cells, key=cell_order):
-        r = by_cell.get(cell.id)
-        pk = (r or {}).get("packages", {})
+        r = by_cell.get(cell.id) or {}
         info.append(
             {
-                "cell": cell.id,
-                "python": (r or {}).get("python", cell.python),
-                "tensorflow": (r or {}).get("tensorflow") or "—",
-                "keras": (r or {}).get("keras") or "—",
-                "flavor": cell.flavor,
+                "cell": f'<a id="cell-{cell.id}"></a>`{cell.id}`',
+                "python": r.get("python", cell.python),
+                "packages": ", ".join(f"{k} {v}" for k, v in sorted((r.get("packages") or {}).items())) or "not run",
                 "backend": cell.backend,
-                "device": (r or {}).get("device", "not run"),
-                "numpy": pk.get("numpy", "—"),
+                "device": r.get("device", "not run"),
                 "roles": ", ".join(cell.roles),
             }
         )
     out.append(_md(pd.DataFrame(info)))
-    sigs = signatures(rows, matrix)
-    out += ["", "### Error signatures", ""]
-    if sigs.empty:
+    table = signatures(rows, matrix)
+    out += ["", "## Error signatures", ""]
+    if table.empty:
         out.append("No failures recorded.")
-    for i, s in enumerate(sigs.to_dict("records")):
+    for s in table.to_dict("records"):
         cells = s["cells"]
         where = ", ".join(f"`{c}`" for c in cells[:6]) + (f" and {len(cells) - 6} more" if len(cells) > 6 else "")
-        out.append(f"{i + 1}. `{s['signature']}` — {s['rows']} rows on {len(cells)} cells ({where}).")
+        out.append(f'{sigs[s["signature"]]}. <a id="sig-{sigs[s["signature"]]}"></a>`{s["signature"]}` — ')
+        out[-1] += f"{s['rows']} rows on {len(cells)} cells ({where})."
         out.append(f"   Example ({s['example_cell']}, `{s['example_case']}`):")
         out.append("   ```text")
         out += [f"   {line}" for line in s["example"][:600].splitlines()[:8]]
         out.append("   ```")
-    paired = {sc.id for sc in scens if sc.handler == "crossload"}  # shown in their own tables, rerun together
-
-    def crossload(col: str) -> bool:
-        return caseids.split(col)[0] in paired
-
-    skips = sorted(
-        {
-            (e.row["error_message"], cid)
-            for (cid, col), e in grid.items()
-            if e.status == "skip" and e.row and not crossload(col)
-        }
-    )
+    skips = sorted(  # files a cell could not save for another (stage `source`) are in the cross-load tables
+        {(e.row["error_message"], cid) for (cid, _), e in grid.items()
+         if e.status == "skip" and e.row and e.row.get("failed_stage") != "source"}
+    )  # fmt: skip
     if skips:
-        out += ["", "### Skipped: routes that do not exist in a cell", ""]
+        out += ["", "## Skipped: routes that do not exist in a cell", ""]
         reasons: dict[str, list[str]] = {}
         for reason, cid in skips:
             reasons.setdefault(reason, []).append(cid)
-        out += [
-            f"- {reason} ({', '.join(f'`{c}`' for c in sorted(set(cs)))})" for reason, cs in sorted(reasons.items())
-        ]
-    red = [(cid, col) for (cid, col), e in grid.items() if e.status not in ("ok", "stale", "not run", "skip")]
-    alone = [(c, k) for c, k in red if not crossload(k)]
-    out += ["", "### Reproduce a red entry", ""]
-    out.append(f"{len(red)} entries are not `ok`; each reruns alone with the command beside it.")
-    out += ["", "<details><summary>commands</summary>", "", "```sh"]
-    order = {c.id: cell_order(c) for c in matrix.cells}
-    gpu = any(str(r.get("device", "")).startswith("gpu") for r in rows)
-    out += [repro_command(c, k, gpu) for c, k in sorted(alone, key=lambda x: (order[x[0]], x[1]))]
-    if len(alone) < len(red):
-        out.append(
-            f"nox -s crossload -- --fresh   # the {len(red) - len(alone)} cross-load entries (cells save, then load)"
-        )
-    out += ["```", "", "</details>", ""]
-    return "\n".join(out)
+        out += [f"- {why} ({', '.join(f'`{c}`' for c in sorted(set(cs)))})" for why, cs in sorted(reasons.items())]
+    return "\n".join(out) + "\n"
 
 
-def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], plots: Path, root: Path) -> str:
-    """The whole report: scope, exclusions, then one section per machine."""
-    out = ["# Masking + RNN compatibility report", ""]
-    out.append(
-        "Generated by `nox -s report` from `results/` alone; do not edit by hand. "
-        "Each entry is a real run of the case in a pinned environment (`nox -s matrix`)."
-    )
-    out += ["", "## Scenarios", ""]
-    for s in scens:
-        tol = s.tolerance
-        if s.handler == "upgrade":
-            out.append(
-                f"- `{s.id}` (hash `{s.hash}`): {s.title}. The files the cases of "
-                + ", ".join(f"`{x}`" for x in s.sources)
-                + " saved, each loaded by every default cell and compared with the saving cell's outputs "
-                "within that scenario's tolerance."
-            )
-            continue
-        out.append(
-            f"- `{s.id}` (hash `{s.hash}`): {s.title}. Outputs compare within rtol={tol['rtol']:g}, "
-            f"atol={tol['atol']:g}. "
-            + f"{len(s.cases())} cases: "
-            + " + ".join(" × ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in g.items()) for g in s.params)
-            + ". Runs on "
-            + (", ".join(f"`{c}`" for c in s.cells) if s.cells else "every cell")
-            + "."
-        )
-    out += ["", "## Excluded cells", ""]
-    out += [f"- `{e.id}`: {e.reason}" for e in matrix.excluded] or ["None."]
-    machines = sorted({r["machine"]["id"] for r in rows})
-    known = {c.id for c in matrix.cells}
-    unknown = sorted({r["cell_id"] for r in rows} - known)
-    if unknown:
-        out += ["", f"Rows for cells no longer in `cells/cells.toml` are ignored: {', '.join(unknown)}."]
-    if not machines:
-        out += ["", "No results yet: run `nox -s matrix`."]
-    for mid in machines:
-        mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
-        if mrows:
-            # Cells outside the default matrix (the GPU ones) appear only on machines that ran them; a machine
-            # that ran no default cell (a GPU machine) shows only its own cells.
-            ran = {r["cell_id"] for r in mrows}
-            defaults = any(c.default and c.id in ran for c in matrix.cells)
-            shown = Matrix(tuple(c for c in matrix.cells if c.id in ran or (defaults and c.default)), matrix.excluded)
-            out += ["", render_machine(mid, mrows, shown, scens, plots, root)]
-    return "\n".join(out).rstrip() + "\n"
+def latency_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages: Pages, plots: Path) -> str:
+    """The latency of one machine: tables, plots, and how to rerun a cell's timing."""
+    ordered = sorted(matrix.cells, key=cell_order)
+    body = latency_report.section(rows, scen, matrix, ordered, _current, plots, pages.dir, pages.machine_id)
+    out = [f"# {scen.title} (`{scen.id}`) on `{pages.machine_id}`", "", "[← report](../report.md)", "", *body[2:]]
+    out += [
+        "",
+        "Reproduce any entry: `nox -s bench -- --cell CELL --case CASE --fresh` times it again beside nothing else "
+        "(`nox -s bench -- --fresh` times every cell, rounds interleaved, which is what makes them comparable).",
+    ]
+    return "\n".join(out) + "\n"
 
 
-def write(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], out: Path, plots: Path) -> None:
-    """Render and write report.md and its detail pages in `report/` beside it (plots in `plots`)."""
-    from harness.readers import upgrade_report
+def write(
+    rows: list[dict[str, Any]],
+    matrix: Matrix,
+    scens: list[Scenario],
+    out: Path,
+    plots: Path,
+    records: list[dict[str, Any]] | None = None,
+    command: str = "nox -s report",
+    commit: str | None = None,
+    summary_path: Path | None = None,
+) -> dict[str, Any]:
+    """Write report.md (answers first), its detail pages in `report/`, and summary.json beside the results."""
+    from harness.readers import answers, summary, upgrade_report
 
+    records = records or []
     root = out.resolve().parent
-    text = render(rows, matrix, scens, plots, root)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    pages_dir = root / "report"
+    pages_dir.mkdir(parents=True, exist_ok=True)
+    for old in pages_dir.glob("*.md"):
+        old.unlink()  # pages of machines or scenarios that no longer exist go
+    data = summary.build(rows, matrix, scens, records, command, commit)
+    index: list[tuple[str, str, Path]] = []  # (machine, title, page)
+    upgrades: dict[str, pd.DataFrame] = {}
+    for mid, mrows, shown in summary.machine_views(rows, matrix):
+        pages = Pages(root, mid)
+        plain = [r for r in mrows if not any(s.id == r["scenario"] and s.handler == "upgrade" for s in scens)]
+        ran = {r["scenario"] for r in plain}
+        grid = entries(plain, shown, [s for s in scens if s.id in ran and not s.timed])
+        sigs = sig_numbers(plain, shown)
+        for scen in scens:
+            page = pages.scenario(scen.id)
+            if scen.handler == "upgrade":
+                df = upgrade_report.frame(mrows, shown, scen)
+                if df.empty:
+                    continue
+                upgrades[mid] = df
+                page.write_text(upgrade_report.detail_page(df, shown, scens, mid), encoding="utf-8")
+            elif scen.id not in ran:
+                continue
+            elif scen.timed:
+                page.write_text(latency_page(plain, scen, shown, pages, plots), encoding="utf-8")
+            elif scen.handler == "crossload":
+                page.write_text(crossload_page(scen, grid, pages), encoding="utf-8")
+            else:
+                page.write_text(scenario_page(scen, grid, shown, pages, plots, sigs), encoding="utf-8")
+            index.append((mid, scen.title + f" (`{scen.id}`)", page))
+        pages.machine().write_text(machine_page(mid, plain, shown, grid, sigs), encoding="utf-8")
+        index.append((mid, "Machine: cells, packages, error signatures, skipped routes", pages.machine()))
+    text = answers.render(data, rows, matrix, scens, upgrades, records, index, root, plots)
     out.write_text(text, encoding="utf-8")
-    for scen in (s for s in scens if s.handler == "upgrade"):
-        for mid in sorted({r["machine"]["id"] for r in rows if r["scenario"] == scen.id}):
-            mine = [r for r in rows if r["machine"]["id"] == mid]
-            df = upgrade_report.frame(mine, matrix, scen)
-            page = root / "report" / f"upgrade-{mid}.md"
-            page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text(upgrade_report.detail_page(df, matrix, scens, mid), encoding="utf-8")
+    summary_path = summary_path or root / "results" / "summary.json"
+    summary_path.parent.mkdir(parents=True, exist_ok=True)
+    summary_path.write_text(json.dumps(data, indent=None, separators=(",", ":"), ensure_ascii=False) + "\n",
+                            encoding="utf-8")  # fmt: skip
+    return data

@@ -215,7 +215,7 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
                 else "no route works for every pair"
             )
             + "; per route: "
-            + ", ".join(f"`{caseids.split(s)[1]}` {col[s]}" for s in table_.index)
+            + (", ".join(f"`{caseids.split(s)[1]}` {col[s]}" for s in table_.index if col[s] != "—") or "no file saved")
             + "."
         )
     return out

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import harness
-from harness import signature
+from harness import provenance, signature
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
 from harness.store import schema
@@ -33,6 +33,7 @@ def make_row(
     return {
         "schema": schema.SCHEMA_VERSION,
         "harness_version": harness.__version__,
+        "harness_commit": provenance.commit(),
         "measured_by": scen.measured_by,
         "scenario": case.scenario,
         "scenario_hash": scen.hash,

@@ -458,3 +458,49 @@ def latency_data(result: LatencyBisect, threshold: float) -> dict[str, Any]:
         "step": one(result.step) if result.step else None,
         "stopped": result.stopped or None,
     }
+
+
+def record(
+    case: Case, axis: str, base: Cell, machine_id: str, command: str, text: str, write_up: str, **found: Any
+) -> dict[str, Any]:
+    """What the report and summary read of a bisect: the case, the base cell's family and the first release."""
+    headline = next((line for line in text.splitlines() if line.startswith("**")), "")
+    return {
+        "case": f"{case.scenario}/{case.case_id}",
+        "axis": axis,
+        "base": {"cell": base.id, "keras_flavor": base.flavor, "backend": base.backend},
+        "machine": machine_id,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command,
+        "summary": headline.replace("**", ""),
+        "write_up": write_up,
+        **found,
+    }
+
+
+def outcome_found(probes: list[Probe], boundary: tuple[Probe, Probe] | None) -> dict[str, Any]:
+    """An outcome bisect's result fields: the first release with the new outcome and both sides' outcomes."""
+    if boundary is None:
+        return {"kind": "outcome", "first_release": None, "last_before": None, "outcomes": [probes[0].outcome] * 2}
+    before, after = boundary
+    return {
+        "kind": "outcome",
+        "first_release": after.release,
+        "last_before": before.release,
+        "outcomes": [before.outcome, after.outcome],
+    }
+
+
+def latency_found(result: LatencyBisect, threshold: float) -> dict[str, Any]:
+    """A latency bisect's result fields: the first changed release and the step across it (change, CI, p)."""
+    step = result.step.verdict if result.step else {}
+    before = result.boundary[0] if result.boundary else None
+    return {
+        "kind": "latency",
+        "first_release": result.boundary[1].release if result.boundary else None,
+        "last_before": before.release if before else None,
+        "change": step.get("change"),
+        "ci": step.get("ci"),
+        "p": step.get("p"),
+        **latency_data(result, threshold),
+    }

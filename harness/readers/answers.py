@@ -1,0 +1,321 @@
+"""report.md: the four questions a user brings, answered from the rows first; the evidence is on linked pages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.decl import caseids
+from harness.decl.cells import Matrix
+from harness.decl.scenarios import Scenario
+from harness.readers import bisects, upgrade_report
+from harness.readers.report import GLOSSARY, compat_table, entries, findings
+from harness.readers.summary import machine_views
+
+SEED = "masking-lstm"
+SEED_FILE = "masking-lstm/tensor-float64:.keras"
+# Each route's file for a float64 tensor mask (the list route: the mask as a list), as the upgrade rows name it.
+ROUTE_FILES = {
+    "list": ("workarounds/list:list:.keras", "workarounds/list:list:.h5"),
+    "custom-layer": tuple(
+        f"workarounds/custom-layer:tensor-{d}:{f}" for d in ("float64", "float32") for f in (".keras", ".h5")
+    ),
+    "custom-objects": tuple(f"workarounds/custom-objects:tensor-{d}:.keras" for d in ("float64", "float32")),
+    "savedmodel": tuple(f"workarounds/savedmodel:tensor-{d}:savedmodel" for d in ("float64", "float32")),
+    "weights-only": tuple(f"workarounds/weights-only:tensor-{d}:.weights.h5" for d in ("float64", "float32")),
+    "repair": tuple(f"workarounds/repair:tensor-{d}:.keras" for d in ("float64", "float32")),
+    "none (the plain tensor file)": (SEED_FILE, "masking-lstm/tensor-float32:.keras"),
+}
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _link(page: Path, root: Path, anchor: str = "") -> str:
+    return Path(os.path.relpath(page, root)).as_posix() + (f"#{anchor}" if anchor else "")
+
+
+def primary(data: dict[str, Any]) -> str | None:
+    """The machine whose rows answer (the one with the most verdicts: the full CPU matrix)."""
+    counts = pd.Series([v["machine"] for v in data["verdicts"]]).value_counts()
+    return str(counts.index[0]) if not counts.empty else None
+
+
+def route_table(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
+    """Per route: pairs of different saving and loading cells whose file loads and predicts the same, by kind."""
+    cells = {c.id: c for c in matrix.cells}
+    records = []
+    for route, files in ROUTE_FILES.items():
+        sub = df[df["source"].isin(files) & (df["saved_by"] != df["loaded_by"]) & (df["text"] != "not saved")]
+        if sub.empty:
+            continue
+        rec: dict[str, Any] = {"route": route, "ok": int((sub["text"] == "ok").sum()), "pairs": len(sub)}
+        for kind in ("Keras 2 → Keras 3", "Keras 3 → newer Keras 3", "Keras 3 → older Keras 3"):
+            pick = [
+                t == "ok"
+                for s, ld, t in zip(sub["saved_by"], sub["loaded_by"], sub["text"], strict=True)
+                if upgrade_report.transition(cells[str(s)], cells[str(ld)]) == kind
+            ]
+            rec[kind] = f"{sum(pick)}/{len(pick)}" if pick else "—"
+        fails = sub.loc[sub["text"] != "ok", "text"].value_counts()
+        rec["how the rest fail"] = ", ".join(f"{n} `{t}`" for t, n in fails.head(3).items()) or "—"
+        records.append(rec)
+    out = pd.DataFrame(records)
+    if out.empty:
+        return out
+    out["share"] = out["ok"] / out["pairs"]
+    return out.sort_values(["share", "pairs"], ascending=[False, False]).reset_index(drop=True)
+
+
+def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
+    """Which of the seed's and the workarounds' files saved by Keras 2 (or tf-keras) a Keras 3 cell loads."""
+    cells = {c.id: c for c in matrix.cells}
+    mine = df[df["source"].str.startswith(("masking-lstm/", "workarounds/")) & (df["text"] != "not saved")]
+    kinds = [upgrade_report.transition(cells[str(s)], cells[str(ld)]) for s, ld in zip(mine["saved_by"],
+             mine["loaded_by"], strict=True)]  # fmt: skip
+    pairs = mine[[k in ("Keras 2 → Keras 3", "tf-keras → Keras 3") for k in kinds]]
+    if pairs.empty:
+        return None
+    ok = pairs.groupby("source")["text"].agg(lambda t: f"{int((t == 'ok').sum())}/{len(t)}")
+    good = [f"`{src}` ({n})" for src, n in ok.items() if not n.startswith("0/")]
+    bad = [src for src, n in ok.items() if n.startswith("0/")]
+    return (
+        "A Keras 2 or tf-keras file of the seed case or a workaround, loaded by Keras 3: "
+        + (f"loads and predicts the same only as {', '.join(good)}" if good else "no file loads and predicts the same")
+        + f"; the other {len(bad)} files (every full-model `.keras` and `.h5`, list mask included) load in none of "
+        "their pairs."
+    )
+
+
+def fix_answer(df: pd.DataFrame, matrix: Matrix, grid_ok: dict[str, str]) -> list[str]:
+    """Which fix, per situation, from the upgrade rows: the route that carries most files across releases."""
+    table = route_table(df, matrix)
+    if table.empty:
+        return ["No upgrade rows yet: run `nox -s matrix`."]
+    best = table.iloc[0]
+    out = []
+    resave = table[~table["route"].isin(("repair", "custom-objects", "none (the plain tensor file)"))]
+    if not resave.empty:
+        top = resave.iloc[0]
+        out.append(
+            f"- **If you can still save the model in the release that made it:** use `{top['route']}`: its files load "
+            f"and predict the same in {top['ok']} of {top['pairs']} pairs of different saving and loading cells "
+            f"({top['share']:.0%}); in the cell that saved them: {grid_ok.get(str(top['route']), 'not measured')}."
+        )
+    held = table[table["route"].isin(("repair", "custom-objects"))]
+    if not held.empty:
+        top = held.iloc[0]
+        out.append(
+            f"- **If you only have a saved `.keras` file with a tensor mask:** `{top['route']}` carries it in "
+            f"{top['ok']} of {top['pairs']} pairs ({top['share']:.0%})"
+            + (
+                " — rewrite the file once with `python -m harness repair model.keras model-fixed.keras` "
+                "(it never changes the input) and load the new one normally."
+                if top["route"] == "repair"
+                else " — load it with `custom_objects={'Masking': <a subclass whose from_config untags the value>}`."
+            )
+        )
+    plain = table[table["route"] == "none (the plain tensor file)"]
+    if not plain.empty:
+        out.append(
+            f"- Doing nothing carries the plain tensor file in {plain.iloc[0]['ok']} of {plain.iloc[0]['pairs']} "
+            f"pairs. The most reliable route overall: `{best['route']}` ({best['share']:.0%})."
+        )
+    shown = table.drop(columns=["share"]).rename(columns={"ok": "ok pairs", "pairs": "of pairs"})
+    intro = (
+        "Per route, over pairs of different saving and loading cells (a route's files for a float64 and a "
+        "float32 tensor mask; `list`: the mask given as a list):"
+    )
+    out += ["", intro, "", str(shown.to_markdown(index=False))]
+    return out
+
+
+def latency_answer(data: dict[str, Any], records: list[dict[str, Any]], root: Path,
+                   latency_pages: dict[str, Path]) -> list[str]:  # fmt: skip
+    """Masked against unmasked per backend and device, and the latency changes a bisect found."""
+    lat = pd.DataFrame(data["latency"])
+    out = []
+    if not lat.empty:
+        lat = lat[lat["masked_over_unmasked"].notna()]
+        cells = data["cells"]
+        for (mid, device), grp in lat.groupby(["machine", "device"]):
+            parts = []
+            for backend in BACKENDS:
+                sub = grp[[cells[c]["backend"] == backend for c in grp["cell_id"]]]
+                for rnn in ("lstm", "gru"):
+                    vals = sub[sub["case"] == f"latency/{rnn}:masked:predict_on_batch"]["masked_over_unmasked"]
+                    if len(vals):
+                        parts.append(
+                            f"{backend} {rnn.upper()} ×{vals.median():.2f} (cells: {vals.min():.2f}–{vals.max():.2f},"
+                            f" n={len(vals)})"
+                        )
+            if parts:
+                page = latency_pages.get(str(mid))
+                where = f"[{device} on `{mid}`]({_link(page, root)})" if page else f"{device} on `{mid}`"
+                out.append(
+                    f"Masked / unmasked `predict_on_batch` time, median over cells, {where}: " + "; ".join(parts)
+                )
+    found = bisects.regressions(records)
+    for rec in found:
+        ci = rec.get("ci") or [None, None]
+        ci_text = f" [95% CI {ci[0]:+.0%}, {ci[1]:+.0%}]" if None not in ci else ""
+        change = f"{rec['change']:+.0%}" if rec.get("change") is not None else "changed"
+        p = f", p = {rec['p']:.3g}" if rec.get("p") is not None else ""
+        write_up = Path("experiments/bisect") / str(rec["write_up"])
+        out.append(
+            f"**Release step found:** `{rec['case']}` on a {rec['base'].get('backend')} base: {rec['axis']} "
+            f"{rec.get('last_before')} → {rec['first_release']}: {change}{ci_text}{p} "
+            f"([bisect write-up]({write_up.as_posix()}))."
+        )
+    quiet = [r for r in records if r["kind"] == "latency" and not r["first_release"]]
+    if quiet:
+        out.append(
+            "Searched without finding a change: "
+            + "; ".join(
+                f"[`{r['case']}` over {r['axis']}]({(Path('experiments/bisect') / str(r['write_up'])).as_posix()}): "
+                f"{r['summary']}"
+                for r in quiet
+            )
+        )
+    if not out:
+        out.append("No latency rows yet: run `nox -s bench`.")
+    return out
+
+
+def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any]]) -> list[str]:
+    """Where the seed case breaks per family when saved and loaded in one cell, with the bisected fix."""
+    lines = findings(table, matrix)
+    out = []
+    for line in lines:
+        for rec in records:
+            if rec["kind"] == "outcome" and rec["first_release"] and f"`{caseids.split(rec['case'])[1]}`" in line:
+                write_up = (Path("experiments/bisect") / str(rec["write_up"])).as_posix()
+                line += (
+                    f" A bisect over {rec['axis']} on `{rec['base'].get('cell')}`: **first fixed in {rec['axis']} "
+                    f"{rec['first_release']}** (last failing {rec.get('last_before')}; [write-up]({write_up}))."
+                )
+        out.append(f"- {line}")
+    return out
+
+
+def render(
+    data: dict[str, Any],
+    rows: list[dict[str, Any]],
+    matrix: Matrix,
+    scens: list[Scenario],
+    upgrades: dict[str, pd.DataFrame],
+    records: list[dict[str, Any]],
+    index: list[tuple[str, str, Path]],
+    root: Path,
+    plots: Path,
+) -> str:
+    """report.md: answers, then the seed case, then the rest by importance, then where every detail lives."""
+    gen = data["generated"]
+    when = ", ".join(
+        f"`{m['id']}` {str(m['measured_from'])[:16]} to {str(m['measured_to'])[:16]} UTC" for m in data["machines"]
+    )
+    out = ["# Masking + RNN compatibility report", ""]
+    out.append(
+        f"Generated by `{gen['command']}` at commit `{gen.get('commit') or 'unknown'}` from `results/` alone "
+        f"(do not edit by hand). Rows measured on {when or 'no machine yet'}. Every entry is a real "
+        "run in a pinned environment; its page gives when, the packages and a command that reruns it. "
+        "Terms: [glossary](#glossary). Data: [`results/summary.json`](results/summary.json) "
+        "([schema](results/summary.schema.json))."
+    )
+    mid = primary(data)
+    if mid is None:
+        return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", ""])
+    view = next(v for v in machine_views(rows, matrix) if v[0] == mid)
+    _, mrows, shown = view
+    plain = [r for r in mrows if r["scenario"] != "upgrade"]
+    seed = [s for s in scens if s.id == SEED]
+    grid = entries(plain, shown, seed)
+    seed_table = compat_table(grid, shown, seed)
+    pages = {(m, title): page for m, title, page in index}
+    upgrade_page = next((p for (m, t), p in pages.items() if m == mid and "`upgrade`" in t), None)
+    seed_page = next((p for (m, t), p in pages.items() if m == mid and f"`{SEED}`" in t), None)
+    work_grid = entries(plain, shown, [s for s in scens if s.id == "workarounds"])
+    grid_ok: dict[str, str] = {}
+    for route in ROUTE_FILES:
+        keys = [k for (_, k) in work_grid if caseids.split(k)[1].startswith(f"{route}:")]
+        states = [e.status for (c, k), e in work_grid.items() if k in keys]
+        if states:
+            grid_ok[route] = f"ok in {states.count('ok')} of {len(states)} (cell, case) entries"
+    out += ["", "## Answers", "", f"From the rows of `{mid}` unless a line names another machine.", ""]
+    out += ["### 1. My model was saved with one release. Will it load and predict the same on another?", ""]
+    df = upgrades.get(mid)
+    if df is not None:
+        out += [f"- {line}" for line in upgrade_report.answers(df, shown)]
+        k2 = keras2_answer(df, shown)
+        out += [f"- {k2}"] if k2 else []
+        tensor = df[df["source"] == SEED_FILE]
+        if not tensor.empty:
+            out += [
+                "",
+                "A `.keras` file with a float64 tensor `mask_value` (the seed case), saved by (rows) and loaded by "
+                "(columns); alike neighbours merged into ranges:",
+                "",
+                upgrade_report.table(tensor, shown),
+            ]
+        if upgrade_page:
+            out += [
+                "",
+                f"Every other saved file, and the list mask: [{upgrade_page.name}]({_link(upgrade_page, root)}).",
+            ]
+    out += ["", "Saved and loaded in the same cell (the seed case, per family):", ""]
+    out += seed_answer(seed_table, shown, records)
+    out += ["", "### 2. Which fix should I apply, and does it work everywhere?", ""]
+    out += fix_answer(df, shown, grid_ok) if df is not None else ["No upgrade rows yet."]
+    out += ["", "### 3. Is masked inference slower, and did a release make it slower? On GPU?", ""]
+    lat_pages = {m: p for (m, t), p in pages.items() if "`latency`" in t}
+    out += [f"- {line}" for line in latency_answer(data, records, root, lat_pages)]
+    out += ["", "### 4. Can I trust an entry? When, where, how do I reproduce it?", ""]
+    for m in data["machines"]:
+        page = pages.get((m["id"], "Machine: cells, packages, error signatures, skipped routes"))
+        link = f"[`{m['id']}`]({_link(page, root)})" if page else f"`{m['id']}`"
+        out.append(
+            f"- {link}: {m['description']}; measured {str(m['measured_from'])[:16]} to {str(m['measured_to'])[:16]} "
+            "UTC by " + ", ".join(f"`{c}`" for c in m["commands"][:3]) + "."
+        )
+    out.append(
+        "- Every scenario page ends with each cell's provenance (when, the code's declared version, the harness "
+        "commit where the row recorded it, every package) and a command per entry that reruns it with the recorded "
+        "packages. Failing entries link to their error signature."
+    )
+    out += ["", f"## The seed case: `Masking(mask_value=...)` → LSTM, saved and loaded in one cell (`{mid}`)", ""]
+    summary = _family_summary(seed_table, shown)
+    out += [summary, ""]
+    if seed_page:
+        out.append(
+            f"Every cell, the heat-map and each entry's provenance: [{seed_page.name}]({_link(seed_page, root)})."
+        )
+    out += ["", "## Detail pages", ""]
+    order = ["masking-lstm", "upgrade", "workarounds", "latency", "rnn-breadth", "beyond-masking", "cross-load"]
+    for m in sorted({m for m, _, _ in index}):
+        out.append(f"- `{m}`:")
+        mine = [(t, p) for mm, t, p in index if mm == m]
+        mine.sort(key=lambda tp: next((i for i, s in enumerate(order) if f"`{s}`" in tp[0]), len(order)))
+        out += [f"  - [{t}]({_link(p, root)})" for t, p in mine]
+    out += [
+        "- Experiments behind the README's claims (bisects, triages, spread, GPU diagnostics such as the TF32 "
+        "explanation of the torch GPU `≠`): [experiments/](experiments/README.md).",
+    ]
+    out += ["", "## Scope", ""]
+    for s in scens:
+        where = ", ".join(f"`{c}`" for c in s.cells) if s.cells else "every default cell"
+        out.append(f"- `{s.id}` (declaration hash `{s.hash}`): {s.title}. Runs on {where}.")
+    if matrix.excluded:
+        out += ["", "Excluded cells: " + "; ".join(f"`{e.id}`: {e.reason}" for e in matrix.excluded) + "."]
+    out += ["", "## Glossary", ""]
+    out += [f"- **{term}**: {text}" for term, text in GLOSSARY.items()]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _family_summary(table: pd.DataFrame, matrix: Matrix) -> str:
+    """Rows = seed cases, columns = families: the releases where each holds and where it fails."""
+    from harness.readers.report import summary_table
+
+    summary = summary_table(table, matrix)
+    summary.insert(0, "case", list(summary.index))
+    return str(summary.to_markdown(index=False))

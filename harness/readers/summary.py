@@ -1,0 +1,233 @@
+"""results/summary.json: the report's answers as data, for scripts and the site (results/summary.schema.json)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+
+import harness
+from harness.decl import caseids
+from harness.decl.cells import Cell, Matrix
+from harness.decl.scenarios import Scenario
+from harness.readers import bisects, latency_report, upgrade_report
+from harness.readers.report import Entry, cell_order, entries, group_of, reproduce, version_label
+from harness.store import fresh
+
+SUMMARY_VERSION = 1
+BAD = ("fail", "mismatch", "crash", "timeout")
+
+
+def machine_views(rows: list[dict[str, Any]], matrix: Matrix) -> Iterator[tuple[str, list[dict[str, Any]], Matrix]]:
+    """Per machine: its rows of known cells and the cells it shows (its own, plus the defaults if it ran any)."""
+    known = {c.id for c in matrix.cells}
+    for mid in sorted({r["machine"]["id"] for r in rows}):
+        mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
+        if not mrows:
+            continue
+        ran = {r["cell_id"] for r in mrows}
+        defaults = any(c.default and c.id in ran for c in matrix.cells)
+        yield (
+            mid,
+            mrows,
+            Matrix(tuple(c for c in matrix.cells if c.id in ran or (defaults and c.default)), matrix.excluded),
+        )
+
+
+def transition(statuses: list[tuple[str, Cell]]) -> dict[str, Any]:
+    """A family's entries in version order, told as: ok everywhere, fails everywhere, fixed, broken or mixed."""
+    seen = [(s, c) for s, c in statuses if s == "ok" or s in BAD]
+    if not seen:
+        return {"verdict": "not measured", "first_bad": None, "first_good": None}
+    runs = [(good, [c for _, c in grp]) for good, grp in itertools.groupby(seen, key=lambda sc: sc[0] == "ok")]
+    first_bad = next((cells[0] for good, cells in runs if not good), None)
+    if len(runs) == 1:
+        verdict = "ok everywhere" if runs[0][0] else "fails everywhere"
+        return {"verdict": verdict, "first_bad": version_label(first_bad) if first_bad else None, "first_good": None}
+    if len(runs) == 2:
+        verdict = "fixed" if not runs[0][0] else "broken"
+        first_good = runs[1][1][0] if verdict == "fixed" else None
+    else:
+        verdict, first_good = "mixed", None
+    return {
+        "verdict": verdict,
+        "first_bad": version_label(first_bad) if first_bad else None,
+        "first_good": version_label(first_good) if first_good else None,
+    }
+
+
+def _cells(matrix: Matrix) -> dict[str, Any]:
+    order = {c.id: i for i, c in enumerate(sorted(matrix.cells, key=cell_order))}
+    return {
+        c.id: {
+            "tensorflow": c.tensorflow,
+            "keras": c.keras,
+            "tf_keras": c.tf_keras,
+            "keras_flavor": c.flavor,
+            "backend": c.backend,
+            "python": c.python,
+            "family": group_of(c),
+            "label": version_label(c),
+            "order": order[c.id],
+        }
+        for c in matrix.cells
+    }
+
+
+def _verdict(mid: str, cell_id: str, key: str, e: Entry) -> dict[str, Any]:
+    row = e.row or {}
+    return {
+        "machine": mid,
+        "cell_id": cell_id,
+        "case": key,
+        "outcome": e.status,
+        "failed_stage": e.stage,
+        "error_type": row.get("error_type"),
+        "error_signature": row.get("error_signature"),
+        "measured_at": row.get("started_at"),
+        "measured_by": row.get("measured_by"),
+        "harness_version": row.get("harness_version"),
+        "harness_commit": row.get("harness_commit"),
+        "packages": {str(k): str(v) for k, v in (row.get("packages") or {}).items()},
+        "reproduce": reproduce(cell_id, key, row or None),
+    }
+
+
+def build(
+    rows: list[dict[str, Any]],
+    matrix: Matrix,
+    scens: list[Scenario],
+    records: list[dict[str, Any]],
+    command: str,
+    commit: str | None,
+) -> dict[str, Any]:
+    """The summary of every machine's current rows, bisect records and upgrade paths."""
+    compat = [s for s in scens if s.handler not in ("upgrade",) and not s.timed]
+    timed = [s for s in scens if s.timed]
+    upgrades = [s for s in scens if s.handler == "upgrade"]
+    out: dict[str, Any] = {
+        "schema_version": SUMMARY_VERSION,
+        "generated": {
+            "at": max((str(r["started_at"]) for r in rows), default=None),
+            "command": command,
+            "harness_version": harness.__version__,
+            "commit": commit,
+        },
+        "cells": _cells(matrix),
+        "cases": {
+            caseids.key(s.id, c.case_id): {
+                "scenario": s.id,
+                "case_id": c.case_id,
+                "scenario_title": s.title,
+                "params": dict(c.params),
+            }
+            for s in compat + timed
+            for c in s.cases()
+        },
+        "machines": [],
+        "verdicts": [],
+        "transitions": [],
+        "bisects": [
+            {
+                k: v
+                for k, v in r.items()
+                if k
+                in ("case", "axis", "kind", "first_release", "last_before", "summary", "write_up", "change", "ci", "p")
+            }
+            for r in records
+        ],
+        "upgrade": {"sources": [], "pairs": []},
+        "latency": [],
+    }
+    sources: dict[str, int] = {}
+    for mid, mrows, shown in machine_views(rows, matrix):
+        plain = [r for r in mrows if r["scenario"] not in {s.id for s in upgrades}]
+        started = sorted(r["started_at"] for r in plain) or [None]
+        out["machines"].append(
+            {
+                "id": mid,
+                "description": _describe(plain[0]["machine"]) if plain else mid,
+                "measured_from": started[0],
+                "measured_to": started[-1],
+                "commands": sorted({r.get("invoked_by", "") for r in plain} - {""}),
+            }
+        )
+        ran = {r["scenario"] for r in plain}
+        grid = entries(plain, shown, [s for s in compat if s.id in ran])
+        out["verdicts"] += [_verdict(mid, cid, key, e) for (cid, key), e in grid.items()]
+        ordered = sorted(shown.cells, key=cell_order)
+        for scen in (s for s in compat if s.id in ran):
+            for case in scen.cases():
+                key = caseids.key(scen.id, case.case_id)
+                for family, cells in itertools.groupby(ordered, key=group_of):
+                    statuses = [(grid[(c.id, key)].status, c) for c in cells if (c.id, key) in grid]
+                    if not statuses:
+                        continue
+                    first = statuses[0][1]
+                    rec = bisects.fixed_in(records, key, first.flavor, first.backend)
+                    out["transitions"].append(
+                        {
+                            "machine": mid,
+                            "case": key,
+                            "family": family,
+                            **transition(statuses),
+                            "fixed_in": rec["first_release"] if rec else None,
+                        }
+                    )
+        for scen in upgrades:
+            df = upgrade_report.frame(mrows, shown, scen)
+            for (saver, loader), grp in df.groupby(["saved_by", "loaded_by"], sort=False):
+                by_text: dict[str, list[int]] = {}
+                for src, text in zip(grp["source"], grp["text"], strict=True):
+                    by_text.setdefault(str(text), []).append(sources.setdefault(str(src), len(sources)))
+                out["upgrade"]["pairs"].append(
+                    {"machine": mid, "saved_by": str(saver), "loaded_by": str(loader), "entries": by_text}
+                )
+        for scen in timed:
+            out["latency"] += latency_entries(mid, plain, scen, shown)
+    out["upgrade"]["sources"] = list(sources)
+    return out
+
+
+def latency_entries(mid: str, rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> list[dict[str, Any]]:
+    """Each current latency row's corrected milliseconds, CI, masked/unmasked ratio and stability."""
+    df = latency_report.frame(rows, scen, matrix, lambda r, c, s: fresh.current(r, c, s))
+    if df.empty:
+        return []
+    by = df.set_index(["device", "cell", "case"])["median_ms"]
+    started = {(r["device"], r["cell_id"], r["case_id"]): r["started_at"] for r in rows if r["scenario"] == scen.id}
+    out = []
+    for rec in df.to_dict("records"):
+        ratio = None
+        if rec["case"].endswith(":masked:predict_on_batch"):
+            other = (rec["device"], rec["cell"], rec["case"].replace(":masked:", ":unmasked:"))
+            den = by.get(other)
+            if den is not None and pd.notna(den) and pd.notna(rec["median_ms"]):
+                ratio = float(rec["median_ms"] / den)
+        ci = [rec["ci_low_ms"], rec["ci_high_ms"]]
+        out.append(
+            {
+                "machine": mid,
+                "device": str(rec["device"]),
+                "cell_id": str(rec["cell"]),
+                "case": caseids.key(scen.id, str(rec["case"])),
+                "ms": _num(rec["median_ms"]),
+                "ci_ms": [float(v) for v in ci] if all(_num(v) is not None for v in ci) else None,
+                "masked_over_unmasked": ratio,
+                "unstable": latency_report.unstable(rec),
+                "measured_at": started.get((rec["device"], rec["cell"], rec["case"])),
+            }
+        )
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _describe(m: dict[str, Any]) -> str:
+    return f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']} ({m['arch']})" + (
+        f", {m['gpu']}" if m.get("gpu") else ""
+    )

@@ -1,0 +1,211 @@
+"""The static site in a real headless browser (Debian's chromium through Playwright), opened from file://.
+
+Built from the committed results/summary.json: the page loads with no network request, the matrix filters,
+the upgrade lookup's sentence has the summary's numbers, the latency charts draw; a screenshot is kept.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = Path(os.environ.get("MASKCOMPAT_RESULTS", ROOT / "results")) / "summary.json"
+CHROMIUM = Path("/usr/bin/chromium")
+UNSAVED = ("not saved", "file missing")
+
+
+def lacking() -> str | None:
+    """Why the browser tests cannot run here (chromium, playwright or the summary missing), or None."""
+    if not CHROMIUM.exists():
+        return "Debian's chromium is not installed (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install -r requirements/tests.txt)"
+    if not SUMMARY.is_file():
+        return f"{SUMMARY} is missing (`nox -s report` writes it)"
+    return None
+
+
+def test_the_browser_and_the_summary_are_there() -> None:
+    """Under CI a missing prerequisite fails here, in one line; elsewhere it skips (the tests below skip anyway)."""
+    reason = lacking()
+    if reason and os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    if reason:
+        pytest.skip(reason)
+
+
+def artifact(name: str) -> Path:
+    """Where a test keeps a file for people to look at: $MASKCOMPAT_ARTIFACTS, else .pytest-artifacts/."""
+    folder = Path(os.environ.get("MASKCOMPAT_ARTIFACTS") or ROOT / ".pytest-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+@pytest.fixture(scope="module")
+def summary() -> dict[str, Any]:
+    reason = lacking()
+    if reason:
+        pytest.skip(reason)
+    data: dict[str, Any] = json.loads(SUMMARY.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def built(summary: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as `python -m harness site` builds it from the committed summary."""
+    out = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "site", "--summary", str(SUMMARY), "--out", str(out)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return out / "index.html"
+
+
+@pytest.fixture(scope="module")
+def page(built: Path) -> Iterator[Any]:
+    """The site's page in headless chromium, every request and page error recorded."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # --no-sandbox: chromium refuses its sandbox as root, which CI and these machines are.
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.requests, pg.errors = [], []
+        pg.on("request", lambda r: pg.requests.append(r.url))
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+        pg.goto(built.as_uri())
+        pg.wait_for_selector("body[data-ready='1']", timeout=20_000)
+        yield pg
+        browser.close()
+
+
+def rows(page: Any) -> list[str]:
+    """The cell ids of the matrix's rows as shown."""
+    return [str(x) for x in page.eval_on_selector_all("#matrix-table tr.cell-row", "rs => rs.map(r => r.dataset.cell)")]
+
+
+def test_the_page_loads_offline_with_its_matrix(page: Any, summary: dict[str, Any]) -> None:
+    assert "maskcompat" in page.title()
+    assert "which TensorFlow/Keras releases" in page.locator("h1").inner_text()
+    assert not page.errors
+    assert all(u.startswith("file://") for u in page.requests), [u for u in page.requests if not u.startswith("file:")]
+    shown = rows(page)
+    assert shown and all(c in summary["cells"] for c in shown)
+    orders = [summary["cells"][c]["order"] for c in shown]
+    assert orders == sorted(orders)  # version order
+    assert page.locator("#matrix-table td.v").count() > len(shown)
+    first = page.locator("#matrix-table td.v[data-case]").first
+    assert "reproduce: " in (first.get_attribute("title") or "")
+    first.click()
+    assert "measured at" in page.locator("#detail").inner_text()
+
+
+def test_a_family_or_a_version_filter_leaves_fewer_rows_all_matching(page: Any, summary: dict[str, Any]) -> None:
+    everything = rows(page)
+    cells = summary["cells"]
+    family = "Keras 2 (tf.keras)" if any(c["family"] == "Keras 2 (tf.keras)" for c in cells.values()) else None
+    family = family or cells[everything[0]]["family"]
+    page.select_option("#f-family", family)
+    some = rows(page)
+    assert 0 < len(some) < len(everything)
+    assert some == [c for c in everything if cells[c]["family"] == family]
+    page.select_option("#f-family", "")
+    version = "2.16"
+    page.fill("#f-version", version)
+
+    def matches(c: str) -> bool:
+        cell = cells[c]
+        return version in " ".join(str(x) for x in (c, *cell.values()) if x is not None)
+
+    some = rows(page)
+    assert 0 < len(some) < len(everything)
+    assert some == [c for c in everything if matches(c)]
+    page.fill("#f-version", "")
+    assert rows(page) == everything
+
+
+def test_the_matrix_turns_to_cases_as_rows(page: Any) -> None:
+    columns = page.locator("#matrix-table thead th.col").count()
+    cells = len(rows(page))
+    page.check("#f-transpose")
+    assert page.locator("#matrix-table tr.case-row").count() == columns
+    assert page.locator("#matrix-table thead th.col").count() == cells
+    page.uncheck("#f-transpose")
+
+
+def interesting_pair(summary: dict[str, Any]) -> dict[str, Any]:
+    """A pair whose answer has most to say: several kinds of failure besides `ok`."""
+    pairs = summary["upgrade"]["pairs"]
+    assert pairs, "the summary has no upgrade pairs"
+    return max(pairs, key=lambda p: (len(set(p["entries"]) - {"ok", *UNSAVED}), "ok" in p["entries"]))
+
+
+def test_the_upgrade_lookup_answers_with_the_summary_s_numbers(page: Any, summary: dict[str, Any]) -> None:
+    pair = interesting_pair(summary)
+    if page.locator("#u-machine-label").is_visible():
+        page.select_option("#u-machine", pair["machine"])
+    page.select_option("#u-saved", pair["saved_by"])
+    page.select_option("#u-loaded", pair["loaded_by"])
+    entries: dict[str, list[int]] = pair["entries"]
+    files = sum(len(v) for k, v in entries.items() if k not in UNSAVED)
+    ok = len(entries.get("ok", []))
+    saved, loaded = (summary["cells"][pair[k]]["label"] for k in ("saved_by", "loaded_by"))
+    answer = page.locator("#u-answer").inner_text()
+    assert answer.startswith(f"Of {files} files saved by {saved}"), answer
+    same = f"loads and predicts the same for {'all ' if ok == files > 1 else ''}{ok}"
+    assert f", {loaded}" in answer and same in answer, answer
+    for text, idx in entries.items():
+        if text.startswith("✗ "):
+            assert f"{len(idx)} fail{'s' if len(idx) == 1 else ''} at {text[2:]}" in answer, answer
+    groups = dict(
+        page.eval_on_selector_all(
+            "#u-groups .group", "gs => gs.map(g => [g.dataset.entry, g.querySelectorAll('li').length])"
+        )
+    )
+    assert groups == {k: len(v) for k, v in entries.items() if k != "ok"}
+    listed = page.eval_on_selector_all("#u-groups .group li", "ls => ls.map(l => l.textContent)")
+    expected = sorted(summary["upgrade"]["sources"][i] for k, v in entries.items() if k != "ok" for i in v)
+    assert sorted(listed) == expected
+
+
+def test_the_latency_charts_draw_each_figure(page: Any, summary: dict[str, Any]) -> None:
+    case = page.eval_on_selector("#l-case", "s => s.value")
+    assert case == "latency/lstm:masked:predict_on_batch"
+    figures = [r for r in summary["latency"] if r["case"] == case and r["ms"] is not None]
+    assert page.locator("#latency-charts svg circle.dot").count() == len(figures)
+    backends = {summary["cells"][r["cell_id"]]["backend"] for r in figures}
+    shown = set(page.eval_on_selector_all("#latency-charts figure", "fs => fs.map(f => f.dataset.backend)"))
+    assert shown == backends
+    unstable = sum(1 for r in figures if r["unstable"])
+    assert page.locator("#latency-charts svg circle.dot.unstable").count() == unstable
+
+
+def test_without_data_js_the_page_says_how_to_build_it(page: Any, built: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("index.html", "site.css", "site.js"):
+        (bare / name).write_bytes((built.parent / name).read_bytes())
+    other = page.context.browser.new_page()
+    other.goto((bare / "index.html").as_uri())
+    assert "nox -s site" in other.locator("#no-data").inner_text()
+    assert other.locator("#no-data").is_visible()
+    other.close()
+
+
+def test_a_screenshot_is_kept(page: Any) -> None:
+    """Last in the file (pytest keeps file order): it shows the state the tests above left, an upgrade answer chosen."""
+    path = artifact("site.png")
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    print(f"screenshot: {path}")
