@@ -28,10 +28,10 @@ from harness.store import files, fresh
 
 PRIOR_CASE_S = 0.7  # wall seconds per compatibility case, two cells side by side, before any was measured
 PRIOR_INSTALL_S = 8.0  # a cell's environment from a warm uv cache
-PRIOR_PROCESS_S = 25.0  # one timing process (import, calibration, samples)
+PRIOR_PROCESS_S = 15.0  # one timing process (import, calibration, samples): 96 took 24 min on 2026-11-30
 PRIOR_CROSSLOAD_S = 12.0  # one cross-load process
 PRIOR_REPORT_S = 15.0
-PRIOR_LOAD_S = 0.4  # one file loaded, predicted and compared in a loading cell
+PRIOR_LOAD_S = 0.03  # one file loaded, predicted, compared: 19,424 took 9 min 23 s on 2026-11-30, two cells at once
 
 
 @dataclass
