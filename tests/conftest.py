@@ -76,3 +76,14 @@ def small_scenario(folder: Path, rounds: int = 2) -> Path:
 def latency_rows(matrix: cells.Matrix, scens: list[scenarios.Scenario]) -> list[dict[str, Any]]:
     """Latency rows of four cells (Keras 2, Keras 3 on TensorFlow, jax, torch) from a real bench run."""
     return restamped(FIXTURES / "latency_rows.jsonl", matrix, scens)
+
+
+def write_fake_python(folder: Path, script: str) -> str:
+    """An executable `fake-python` in the folder: the given child script (its `{python}` is this interpreter)."""
+    import stat
+    import sys
+
+    path = folder / "fake-python"
+    path.write_text(script.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)

@@ -17,13 +17,19 @@ def latency_scenario(scens: list[Scenario]) -> Scenario:
     return next(s for s in scens if s.id == "latency")
 
 
+def tables_of(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> tuple[Any, list[str], Any, Any]:
+    """(the frame, the cells in version order, medians, ratios) of stored latency rows."""
+    scen = latency_scenario(scens)
+    df = latency_report.frame(rows, scen, matrix, lambda *a: True)
+    order = [c.id for c in sorted(matrix.cells, key=report.cell_order)]
+    medians, ratios = latency_report.tables(df, order, scen)
+    return df, order, medians, ratios
+
+
 def test_tables_hold_medians_with_ci_and_ratios(
     latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    scen = latency_scenario(scens)
-    df = latency_report.frame(latency_rows, scen, matrix, lambda *a: True)
-    order = [c.id for c in sorted(matrix.cells, key=report.cell_order)]
-    medians, ratios = latency_report.tables(df, order, scen)
+    df, order, medians, ratios = tables_of(latency_rows, matrix, scens)
     assert list(medians.index) == [c for c in order if c in set(df["cell"])]
     assert "[" in medians.loc["tf2.21.0-keras3.15.1", "lstm:masked:predict_on_batch"]  # median [CI]
     by = df.set_index(["cell", "case"])["median_ms"]
@@ -83,10 +89,7 @@ def test_rows_of_different_bench_runs_are_named_as_such(
 def test_the_warning_mark_follows_the_figures_own_interval(
     latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    scen = latency_scenario(scens)
-    df = latency_report.frame(latency_rows, scen, matrix, lambda *a: True)
-    order = [c.id for c in sorted(matrix.cells, key=report.cell_order)]
-    medians, _ = latency_report.tables(df, order, scen)
+    df, _, medians, _ = tables_of(latency_rows, matrix, scens)
     by = df.set_index(["cell", "case"])
     marks = 0
     for (cell, case), rec in by.iterrows():

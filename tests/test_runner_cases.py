@@ -7,12 +7,11 @@ child; a stack that does not import makes every case an `import` row; all rows a
 from __future__ import annotations
 
 import json
-import stat
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_fake_python
 
 from harness.decl import cells, handlers, scenarios
 from harness.runner import envs
@@ -45,10 +44,7 @@ for line in sys.stdin:
 
 @pytest.fixture()
 def fake_python(tmp_path: Path) -> str:
-    path = tmp_path / "fake-python"
-    path.write_text(FAKE.format(python=sys.executable))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
+    return write_fake_python(tmp_path, FAKE)
 
 
 def seed(tmp_path: Path, timeout_s: float) -> scenarios.Scenario:

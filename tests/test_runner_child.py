@@ -7,11 +7,10 @@ fields of one row, and a lost child costs only its own request.
 from __future__ import annotations
 
 import os
-import stat
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_fake_python
 
 from harness.runner.child import Launch, Session
 
@@ -47,10 +46,7 @@ for line in sys.stdin:
 
 @pytest.fixture()
 def fake_python(tmp_path: Path) -> str:
-    path = tmp_path / "fake-python"
-    path.write_text(FAKE.format(python=sys.executable))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
+    return write_fake_python(tmp_path, FAKE)
 
 
 def session(fake_python: str, tmp_path: Path, start: str = "ready", startup_timeout: float = 60.0) -> Session:

@@ -4,12 +4,12 @@ loaded once for several saving cells, how every (saving cell, case) gets its row
 from __future__ import annotations
 
 import json
-import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_fake_python
 
 from harness.decl import cells, scenarios
 from harness.decl.scenarios import Scenario
@@ -44,10 +44,7 @@ for line in sys.stdin:
 
 @pytest.fixture()
 def fake_python(tmp_path: Path) -> str:
-    path = tmp_path / "fake-python"
-    path.write_text(FAKE.format(python=sys.executable))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
+    return write_fake_python(tmp_path, FAKE)
 
 
 def saver_row(

@@ -80,12 +80,13 @@ def page(built: Path) -> Iterator[Any]:
         # --no-sandbox: chromium refuses its sandbox as root, which CI and these machines are.
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(300_000)  # a guard against a hung page only: a slow machine must not fail a test
         pg.requests, pg.errors = [], []
         pg.on("request", lambda r: pg.requests.append(r.url))
         pg.on("pageerror", lambda e: pg.errors.append(str(e)))
         pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
         pg.goto(built.as_uri())
-        pg.wait_for_selector("body[data-ready='1']", timeout=20_000)
+        pg.wait_for_selector("body[data-ready='1']")
         yield pg
         browser.close()
 

@@ -43,16 +43,29 @@ def test_candidates_are_final_in_range_and_allowed(matrix: cells.Matrix) -> None
     assert any(s.startswith("2.15.0") for s in skipped)
 
 
-def test_bisect_from_stored_rows_names_the_boundary(tmp_path: Path) -> None:
+def bisect_stored(case: str, tmp_path: Path) -> str:
+    """Bisect a case over five Keras releases whose rows are stored (nothing installed): its write-up."""
     out = tmp_path / "b.md"
     proc = bisect_cli(
-        SEED, "--axis", "keras", "--base", "tf=2.19.1,keras=3.8.0", "--releases", "3.5.0,3.6.0,3.7.0,3.8.0,3.9.2",
+        case, "--axis", "keras", "--base", "tf=2.19.1,keras=3.8.0", "--releases", "3.5.0,3.6.0,3.7.0,3.8.0,3.9.2",
         store=tmp_path / "store", out=out,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "**First keras release with the new outcome: 3.9.2**" in text
     assert "fail at predict_after_load up to 3.8.0" in text and "0 installed now" in text
+    record = json.loads(out.with_suffix(".json").read_text())  # what the report reads
+    assert (record["case"], record["kind"], record["first_release"], record["last_before"]) == (
+        case,
+        "outcome",
+        "3.9.2",
+        "3.8.0",
+    )
+    return text
+
+
+def test_bisect_from_stored_rows_names_the_boundary(tmp_path: Path) -> None:
+    text = bisect_stored(SEED, tmp_path)
     assert "3.6.0:" not in text  # binary search: 3.5.0, 3.9.2, 3.7.0, 3.8.0 only
     assert not (tmp_path / "store").exists()
 
@@ -180,16 +193,7 @@ def test_a_latency_probe_that_cannot_install_stops_the_search_and_is_written(tmp
 
 def test_the_loader_axis_from_stored_rows(tmp_path: Path) -> None:
     """The first Keras release that loads and runs the tensor-mask file Keras 3.0.5 saved: 3.9.2 (no install)."""
-    out = tmp_path / "b.md"
-    proc = bisect_cli(
-        "upgrade/masking-lstm/tensor-float64:.keras@tf2.16.2-keras3.0.5", "--axis", "keras",
-        "--base", "tf=2.19.1,keras=3.8.0", "--releases", "3.5.0,3.6.0,3.7.0,3.8.0,3.9.2",
-        store=tmp_path / "store", out=out,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    text = out.read_text()
-    assert "**First keras release with the new outcome: 3.9.2**" in text
-    assert "fail at predict_after_load up to 3.8.0" in text and "0 installed now" in text
+    bisect_stored("upgrade/masking-lstm/tensor-float64:.keras@tf2.16.2-keras3.0.5", tmp_path)
 
 
 def test_an_upgrade_case_of_a_file_never_saved_is_one_line(tmp_path: Path) -> None:

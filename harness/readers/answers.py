@@ -12,8 +12,7 @@ from harness.decl import caseids
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
 from harness.readers import bisects, upgrade_report
-from harness.readers.report import GLOSSARY, compat_table, entries, findings
-from harness.readers.summary import machine_views
+from harness.readers.report import GLOSSARY, Entry, compat_table, findings, summary_table
 
 SEED = "masking-lstm"
 SEED_FILE = "masking-lstm/tensor-float64:.keras"
@@ -201,14 +200,13 @@ def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any
 
 def render(
     data: dict[str, Any],
-    rows: list[dict[str, Any]],
+    views: dict[str, tuple[Matrix, dict[tuple[str, str], Entry]]],
     matrix: Matrix,
     scens: list[Scenario],
     upgrades: dict[str, pd.DataFrame],
     records: list[dict[str, Any]],
     index: list[tuple[str, str, Path]],
     root: Path,
-    plots: Path,
 ) -> str:
     """report.md: answers, then the seed case, then the rest by importance, then where every detail lives."""
     gen = data["generated"]
@@ -226,20 +224,15 @@ def render(
     mid = primary(data)
     if mid is None:
         return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", ""])
-    view = next(v for v in machine_views(rows, matrix) if v[0] == mid)
-    _, mrows, shown = view
-    plain = [r for r in mrows if r["scenario"] != "upgrade"]
+    shown, grid = views[mid]
     seed = [s for s in scens if s.id == SEED]
-    grid = entries(plain, shown, seed)
     seed_table = compat_table(grid, shown, seed)
     pages = {(m, title): page for m, title, page in index}
     upgrade_page = next((p for (m, t), p in pages.items() if m == mid and "`upgrade`" in t), None)
     seed_page = next((p for (m, t), p in pages.items() if m == mid and f"`{SEED}`" in t), None)
-    work_grid = entries(plain, shown, [s for s in scens if s.id == "workarounds"])
     grid_ok: dict[str, str] = {}
     for route in ROUTE_FILES:
-        keys = [k for (_, k) in work_grid if caseids.split(k)[1].startswith(f"{route}:")]
-        states = [e.status for (c, k), e in work_grid.items() if k in keys]
+        states = [e.status for (_, k), e in grid.items() if k.startswith(f"workarounds/{route}:")]
         if states:
             grid_ok[route] = f"ok in {states.count('ok')} of {len(states)} (cell, case) entries"
     out += ["", "## Answers", "", f"From the rows of `{mid}` unless a line names another machine.", ""]
@@ -314,8 +307,6 @@ def render(
 
 def _family_summary(table: pd.DataFrame, matrix: Matrix) -> str:
     """Rows = seed cases, columns = families: the releases where each holds and where it fails."""
-    from harness.readers.report import summary_table
-
     summary = summary_table(table, matrix)
     summary.insert(0, "case", list(summary.index))
     return str(summary.to_markdown(index=False))

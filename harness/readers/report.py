@@ -221,11 +221,6 @@ def signatures(rows: list[dict[str, Any]], matrix: Matrix) -> pd.DataFrame:
     return pd.DataFrame(out).sort_values(["rows", "signature"], ascending=[False, True]).reset_index(drop=True)
 
 
-def repro_command(cell_id: str, case_id: str, gpu: bool = False) -> str:
-    """The one command that reruns a single entry (on a GPU machine, with the CUDA builds)."""
-    return f'nox -s matrix -- --cell {cell_id} --case "{case_id}" --fresh' + (" --device gpu" if gpu else "")
-
-
 def heatmap(table: pd.DataFrame, path: Path, title: str) -> None:
     """A categorical heat-map with cases as rows and cells as columns, 900 px wide, written deterministically."""
     import matplotlib
@@ -533,11 +528,13 @@ def write(
     data = summary.build(rows, matrix, scens, records, command, commit)
     index: list[tuple[str, str, Path]] = []  # (machine, title, page)
     upgrades: dict[str, pd.DataFrame] = {}
+    views: dict[str, tuple[Matrix, dict[tuple[str, str], Entry]]] = {}  # machine -> (its cells, its entries)
     for mid, mrows, shown in summary.machine_views(rows, matrix):
         pages = Pages(root, mid)
         plain = [r for r in mrows if not any(s.id == r["scenario"] and s.handler == "upgrade" for s in scens)]
         ran = {r["scenario"] for r in plain}
         grid = entries(plain, shown, [s for s in scens if s.id in ran and not s.timed])
+        views[mid] = (shown, grid)
         sigs = sig_numbers(plain, shown)
         for scen in scens:
             page = pages.scenario(scen.id)
@@ -558,7 +555,7 @@ def write(
             index.append((mid, scen.title + f" (`{scen.id}`)", page))
         pages.machine().write_text(machine_page(mid, plain, shown, grid, sigs), encoding="utf-8")
         index.append((mid, "Machine: cells, packages, error signatures, skipped routes", pages.machine()))
-    text = answers.render(data, rows, matrix, scens, upgrades, records, index, root, plots)
+    text = answers.render(data, views, matrix, scens, upgrades, records, index, root)
     out.write_text(text, encoding="utf-8")
     summary_path = summary_path or root / "results" / "summary.json"
     summary_path.parent.mkdir(parents=True, exist_ok=True)

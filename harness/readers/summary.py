@@ -193,7 +193,7 @@ def build(
 
 def latency_entries(mid: str, rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> list[dict[str, Any]]:
     """Each current latency row's corrected milliseconds, CI, masked/unmasked ratio and stability."""
-    df = latency_report.frame(rows, scen, matrix, lambda r, c, s: fresh.current(r, c, s))
+    df = latency_report.frame(rows, scen, matrix, fresh.current)
     if df.empty:
         return []
     by = df.set_index(["device", "cell", "case"])["median_ms"]
