@@ -408,17 +408,14 @@ class Run:
     def upgrade(self) -> None:
         """Every selected cell loads every file the saving cells kept (those without a current row)."""
         for scen in self.plan.upgrade:
-            items = loads.saved_by(self.plan.savers, scen, self.scens, self.results, self.machine["id"])
-            items = _matching(items, scen, self.opts.patterns)
-            if self._keep_again(items):  # those cases' rows now hold the addresses of what they kept
-                items = _matching(loads.saved_by(self.plan.savers, scen, self.scens, self.results, self.machine["id"]),
-                                  scen, self.opts.patterns)  # fmt: skip
-            work: list[tuple[int, Cell, Scenario, list[loads.Saved]]] = []
-            for i, cell in enumerate(self.plan.cells, 1):
-                mine = items if self.opts.fresh else loads.to_load(cell, scen, items, self.results, self.machine["id"])
-                if mine:
-                    work.append((i, cell, scen, mine))
-                else:
+            items, work = self._loads(scen)
+            # Only files that some cell must load need to be in the store (a fresh clone has current rows and
+            # no store: it loads nothing, so it saves nothing again).
+            if self._keep_again([x for _, _, _, mine in work for x in mine]):
+                items, work = self._loads(scen)  # those cases' rows now hold the addresses of what they kept
+            busy = {cell.id for _, cell, _, _ in work}
+            for cell in self.plan.cells:
+                if cell.id not in busy:
                     self.summary.add("reused", "upgrade", cell.id)
             if not work:
                 continue
@@ -434,6 +431,17 @@ class Run:
         if self.progress.estimate is not None:
             self.progress.estimate.end("upgrade")
 
+    def _loads(self, scen: Scenario) -> tuple[list[loads.Saved], list[tuple[int, Cell, Scenario, list[loads.Saved]]]]:
+        """The saved files, and per loading cell those it must load (all with --fresh, else those not current)."""
+        items = loads.saved_by(self.plan.savers, scen, self.scens, self.results, self.machine["id"])
+        items = _matching(items, scen, self.opts.patterns)
+        work = []
+        for i, cell in enumerate(self.plan.cells, 1):
+            mine = items if self.opts.fresh else loads.to_load(cell, scen, items, self.results, self.machine["id"])
+            if mine:
+                work.append((i, cell, scen, mine))
+        return items, work
+
     def _load_in(self, job: tuple[int, Cell, Scenario, list[loads.Saved]]) -> None:
         """One loading cell's files, in one child of it."""
         i, cell, scen, mine = job
@@ -446,11 +454,12 @@ class Run:
 
     def _keep_again(self, items: list[loads.Saved]) -> bool:
         """Saved files the store lacks (another machine's rows, a cleaned cache): run their cases again to keep them."""
-        missing: dict[str, list[loads.Saved]] = {}
-        for item in items:
+        missing: dict[str, dict[int, loads.Saved]] = {}
+        for item in items:  # one item appears once per loading cell that needs it
             if item.unkept or (item.saved is not None and not filestore.has(item.saved, self.store)):
-                missing.setdefault(item.saver.id, []).append(item)
-        for cid, lacking in missing.items():
+                missing.setdefault(item.saver.id, {})[id(item)] = item
+        for cid, by_id in missing.items():
+            lacking = list(by_id.values())
             cell = lacking[0].saver
             self.progress.line(f"{cid}: {len(lacking)} saved files are not in {self.store}; running those cases again")
             scens = {i.source.id: i.source for i in lacking}
