@@ -13,6 +13,7 @@ A handler is a module in `harness.child` with `handle(stack, request, stage) -> 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -87,6 +88,9 @@ def serve(handler: Any, requests: TextIO, reply: TextIO) -> int:
         "warnings": warning_lines(caught),
         **info(stack),
     }
+    # The framework's import-time objects live as long as the child; frozen, no full collection walks them
+    # again (Keras 3's clear_session runs one per model: 8 of 39 s in a 87-case cell, 8 of 16 s with torch).
+    gc.freeze()
     _send(reply, ready)
     for line in requests:
         if line.strip():
