@@ -7,8 +7,8 @@ of `stage` messages (the parent reports the last one when the child dies or hang
 stdout and stderr carry only framework noise; the runner sends them to a log file.
 
 A handler is a module in `harness.child` with `handle(stack, request, stage) -> dict` and, optionally,
-`before_import()`, `ready_info(stack) -> dict` and `WARNINGS = "ignore"`
-(timed handlers: no warning is recorded while they measure).
+`before_import()`, `ready_info(stack) -> dict`, `WARNINGS = "ignore"` (timed handlers: no warning is
+recorded while they measure) and `FREEZE_IMPORTS = False` (the import's objects are not frozen).
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def serve(handler: Any, requests: TextIO, reply: TextIO) -> int:
     }
     # The framework's import-time objects live as long as the child; frozen, no full collection walks them
     # again (Keras 3's clear_session runs one per model: 8 of 39 s in a 87-case cell, 8 of 16 s with torch).
-    gc.freeze()
+    if getattr(handler, "FREEZE_IMPORTS", True):
+        gc.freeze()
     _send(reply, ready)
     for line in requests:
         if line.strip():
