@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-PRIOR_WEIGHT = 10
+PRIOR_WEIGHT = 10  # units: the prior counts as at least this many done
+PRIOR_SHARE = 0.05  # and as this share of the part's units, so thousands of cheap units are not swung by one import
 
 
 @dataclass
@@ -24,15 +25,16 @@ class Part:
     def left_s(self, now: float) -> float:
         """Seconds this part still needs: units left at a pace that moves from the prior to the measured one.
 
-        The prior counts as PRIOR_WEIGHT units already done, so the first few units (which carry the imports)
-        do not swing the estimate.
+        The prior counts as units already done (PRIOR_WEIGHT, or PRIOR_SHARE of the part if more), so the
+        first few units, which carry the imports, do not swing the estimate.
         """
         if self.finished:
             return 0.0
         left = max(0, self.units - self.done)
         if self.started is None:
             return left * self.prior_s
-        pace = (PRIOR_WEIGHT * self.prior_s + (now - self.started)) / (PRIOR_WEIGHT + self.done)
+        weight = max(PRIOR_WEIGHT, PRIOR_SHARE * self.units)
+        pace = (weight * self.prior_s + (now - self.started)) / (weight + self.done)
         return left * pace
 
 
