@@ -89,7 +89,7 @@ def serve(handler: Any, requests: TextIO, reply: TextIO) -> int:
         **info(stack),
     }
     # The framework's import-time objects live as long as the child; frozen, no full collection walks them
-    # again (Keras 3's clear_session runs one per model: 8 of 39 s in a 87-case cell, 8 of 16 s with torch).
+    # again (Keras 3's clear_session runs one per model: 8 of 39 s in an 87-case cell, 8 of 16 s with torch).
     if getattr(handler, "FREEZE_IMPORTS", True):
         gc.freeze()
     _send(reply, ready)
