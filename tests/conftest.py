@@ -87,3 +87,12 @@ def write_fake_python(folder: Path, script: str) -> str:
     path.write_text(script.format(python=sys.executable))
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def sarif_validator() -> Any:
+    """A validator for the OASIS SARIF 2.1.0 schema (`fixtures/sarif-2.1.0-rtm.5.json`, as npm's
+    @microsoft/sarif-matcher-utils 1.0.0-beta.0 ships it, MIT)."""
+    import jsonschema
+
+    return jsonschema.Draft4Validator(json.loads((FIXTURES / "sarif-2.1.0-rtm.5.json").read_text()))

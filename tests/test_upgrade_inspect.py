@@ -57,6 +57,7 @@ def test_a_keras_archive_gives_its_version_date_and_tagged_mask(tmp_path: Path) 
 
 
 def test_every_known_hazard_is_found_where_it_sits() -> None:
+    """Compatibility findings only: the Lambda is an unsafe finding (`tests/test_upgrade_risks.py`)."""
     custom = {"module": "my_models.layers", "class_name": "Gate", "config": {"name": "gate"},
               "registered_name": "my_models>Gate"}  # fmt: skip
     old = {"module": "keras.src.engine.functional", "class_name": "Functional", "config": {"name": "f", "layers": []}}
@@ -69,7 +70,6 @@ def test_every_known_hazard_is_found_where_it_sits() -> None:
         layer("Dense", "d", dtype=policy, bias_initializer={"class_name": "Constant", "config": {"value": numpy}}),
     )
     assert {(f.kind, f.layer) for f in scan(cfg)} == {
-        ("lambda", "Lambda twice"),
         ("custom-class", "Gate gate"),
         ("old-module", "Functional f"),
         ("dtype-policy", "Dense d"),
@@ -117,6 +117,12 @@ def truncated_h5(tmp_path: Path) -> Path:
     return tmp_path / "m.h5"
 
 
+def bad_pb(tmp_path: Path) -> Path:
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"\x12\xff\x01truncated")  # a field longer than the file
+    return tmp_path / "sm"
+
+
 def empty_dir(tmp_path: Path) -> Path:
     (tmp_path / "sm").mkdir()
     (tmp_path / "sm" / "notes.txt").write_text("x")
@@ -139,6 +145,13 @@ BAD = {
     "missing config": (lambda d: archive(d / "m.keras", {"metadata.json": {}}), "has no config.json"),
     "config not json": (lambda d: archive(d / "m.keras", {"config.json": "{not json"}), "its config cannot be read"),
     "folder without saved_model.pb": (empty_dir, "a folder without saved_model.pb"),
+    "saved_model.pb not a protocol buffer": (bad_pb, "saved_model.pb is not a SavedModel protocol buffer"),
+    "truncated HDF5 member": (
+        lambda d: archive(
+            d / "m.keras", {"config.json": config(), "model.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 40}
+        ),
+        "a part of the file cannot be read",
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """The `check` handler: a user's saved model in one cell, loaded with safe mode on, run, and checked for masking.
 
-The request names a private copy of the file (the user's is never opened for writing) and the routes to try,
+The request names a read-only copy of the file in the child's sandbox (the parent decides where a release
+would run the file's code and refuses those targets before any child starts) and the routes to try,
 in order, until one loads and runs: `plain` (load_model; a SavedModel through TFSMLayer on Keras 3),
 `custom-objects` (a Masking that untags tensor values), `repair` (the parent's rewritten copy), `rebuild`
 (the config untagged, the weights loaded into the rebuilt model). Inputs come from the model's input spec
@@ -10,7 +11,11 @@ or from the user's `.npz`. The outputs go to an `.npz` the parent compares acros
 
 from __future__ import annotations
 
+import errno
+import inspect
 import json
+import os
+import shutil
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +27,21 @@ from harness.rewrite import plain, untag
 UNKNOWN_BATCH, UNKNOWN_STEPS, UNKNOWN_OTHER = 4, 12, 8
 
 
-def _load(stack: Stack, route: str, req: dict[str, Any]) -> Any:
+def _load_model(keras: Any, path: str, scratch: list[str], **kwargs: Any) -> Any:
+    """`load_model`, and where the release opens the read-only copy for writing (Keras 3.0 and 3.1 open a
+    `.keras` file with mode `r+b`), again from a writable scratch copy in the working folder (in the sandbox)."""
+    try:
+        return keras.models.load_model(path, **kwargs)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EROFS) or os.path.abspath(str(exc.filename)) != os.path.abspath(path):
+            raise
+    copy = os.path.join(os.getcwd(), "scratch-" + os.path.basename(path))
+    shutil.copyfile(path, copy)
+    scratch.append(copy)
+    return keras.models.load_model(copy, **kwargs)
+
+
+def _load(stack: Stack, route: str, req: dict[str, Any], scratch: list[str]) -> Any:
     keras, path = stack.keras, req["file"]
     safe = {"safe_mode": True} if stack.flavor == "keras3" else {}
     if req["kind"] == "savedmodel":
@@ -36,13 +55,13 @@ def _load(stack: Stack, route: str, req: dict[str, Any]) -> Any:
     if req["kind"] == "weights":
         raise routes.Skip("a weights-only file needs the model's code to build the model first")
     if route == "plain":
-        return keras.models.load_model(path, **safe)
+        return _load_model(keras, path, scratch, **safe)
     if route == "custom-objects":
-        return keras.models.load_model(path, custom_objects={"Masking": compat.tolerant_masking(keras)}, **safe)
+        return _load_model(keras, path, scratch, custom_objects={"Masking": compat.tolerant_masking(keras)}, **safe)
     if route == "repair":
         if not req.get("repaired"):
             raise routes.Skip("nothing tagged to rewrite in this file")
-        return keras.models.load_model(req["repaired"], **safe)
+        return _load_model(keras, req["repaired"], scratch, **safe)
     if route == "rebuild":
         return _rebuild(stack, req)
     raise ValueError(f"unknown route {route!r}")
@@ -64,8 +83,11 @@ def _rebuild(stack: Stack, req: dict[str, Any]) -> Any:
         return node
 
     keras = stack.keras
-    rebuild = getattr(getattr(keras, "saving", None), "deserialize_keras_object", None) or keras.layers.deserialize
-    model = rebuild(untagged(config))
+    rebuild = getattr(getattr(keras, "saving", None), "deserialize_keras_object", None)
+    if rebuild is not None and "safe_mode" in inspect.signature(rebuild).parameters:
+        model = rebuild(untagged(config), safe_mode=True)  # never the unset safe mode of CVE-2026-12481
+    else:
+        model = keras.layers.deserialize(untagged(config))
     model.load_weights(req["weights"])
     return model
 
@@ -151,17 +173,16 @@ def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> d
     """Try the routes in order; the first that loads and runs gives the outputs (in `out`), every try a record."""
     import numpy as np
 
-    if req.get("lambda") and stack.flavor != "keras3":
-        refused = "the file holds a Lambda layer, whose code Keras 2 would run while loading (it has no safe mode)"
-        return {"outcome": "skip", "failed_stage": "load", "error_type": "Refused", "error_message": refused,
-                "route": None, "tries": []}  # fmt: skip
     tries: list[dict[str, Any]] = []
     for route in req["routes"]:
         attempt: dict[str, Any] = {"route": route}
         reached = "load"
         try:
             stage("load")
-            model = _load(stack, route, req)
+            scratch: list[str] = []
+            model = _load(stack, route, req, scratch)
+            if scratch:
+                attempt["scratch_copy"] = "the release opened the file for writing: loaded from a writable copy"
             reached = "predict_after_load"
             stage("predict_after_load")
             if req.get("inputs"):

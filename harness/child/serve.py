@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from harness.child import limits
 from harness.child.stack import detect_device, error_fields, import_stack, installed_versions, warning_lines
 
 HANDLERS = {
@@ -104,6 +105,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in HANDLERS:
         print(f"usage: python -m harness.child {{{','.join(HANDLERS)}}}", file=sys.stderr)
         return 2
+    limits.apply()  # a sandboxed child's limits, before it imports the framework or reads a request
     reply = os.fdopen(int(os.environ["MASKCOMPAT_RESULT_FD"]), "w", encoding="utf-8")
     try:
         handler = importlib.import_module(HANDLERS[argv[0]])

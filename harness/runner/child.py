@@ -34,12 +34,14 @@ class ChildHung(Exception):
 class Child:
     """One child process in a cell's interpreter, reading requests on stdin, answering on a pipe."""
 
-    def __init__(self, python: str, handler: str, env: dict[str, str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self, python: str, handler: str, env: dict[str, str], log: Path, cwd: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
         read_fd, write_fd = os.pipe()
         self.log = log
         self._log_fh = log.open("ab")
         self.proc = subprocess.Popen(
-            [python, "-m", "harness.child", handler],
+            [*prefix, python, "-m", "harness.child", handler],
             stdin=subprocess.PIPE,
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
@@ -109,7 +111,8 @@ class Child:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start a child: interpreter, handler, explicit environment, and a private folder for logs and temp."""
+    """How to start a child: interpreter, handler, explicit environment, a private folder for logs and temp, and
+    a command that wraps the child (a sandbox's)."""
 
     python: str
     handler: str
@@ -117,6 +120,7 @@ class Launch:
     tmp: Path
     name: str = "child"
     startup_timeout: float = STARTUP_TIMEOUT_S
+    prefix: tuple[str, ...] = ()
 
 
 @dataclass
@@ -138,18 +142,20 @@ class Session:
     import_failure: dict[str, Any] | None = None
     starts: int = 0
     started_s: float = 0.0
+    exit_code: int | None = None  # of the last child lost (a signal as a negative number, or 128 + it via a wrapper)
 
     def _start(self) -> None:
         """Start a child and wait until it has imported the stack (or remember why it could not)."""
         self.starts += 1
         log = self.launch.tmp / f"{self.launch.name}-{self.starts}.log"
-        child = Child(self.launch.python, self.launch.handler, self.launch.env, log, self.launch.tmp)
+        launch = self.launch
+        child = Child(launch.python, launch.handler, launch.env, log, launch.tmp, launch.prefix)
         t0 = time.time()
         try:
             msg = child.receive(self.launch.startup_timeout)
         except (ChildGone, ChildHung) as exc:
             hung = isinstance(exc, ChildHung)
-            code = child.close(kill=True)
+            code = self.exit_code = child.close(kill=True)
             self.import_failure = {
                 "outcome": "timeout" if hung else "crash",
                 "failed_stage": "import",
@@ -186,7 +192,7 @@ class Session:
             child.send(request)
             return Reply(self.ready, answer=child.receive(timeout))
         except (ChildGone, ChildHung) as exc:
-            code = child.close(kill=True)
+            code = self.exit_code = child.close(kill=True)
             self.child = None
             hung = isinstance(exc, ChildHung)
             return Reply(

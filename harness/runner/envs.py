@@ -213,6 +213,21 @@ def problems(cell: Cell, interp: Interpreter) -> list[str]:
     return found
 
 
+def reads(interp: Interpreter) -> list[Path]:
+    """The folders a child in this interpreter reads from: the harness, the environment, its base Python."""
+    python = Path(interp.python)
+    found = [ROOT, python.parent.parent, *(Path(p) for p in interp.pythonpath)]
+    cfg = python.parent.parent / "pyvenv.cfg"
+    if cfg.is_file():
+        for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                found.append(Path(value.strip()).parent)
+    else:
+        found.append(python.resolve().parent.parent)
+    return found
+
+
 def install_log(interp: Interpreter) -> str:
     """The installer's output when the last install into this environment failed ('' otherwise)."""
     log = interp.install_log

@@ -2,8 +2,11 @@
 does with it.
 
 The static pass (`harness.upgrade.inspect`) reads the file without a framework and tells each finding with
-what the matrix's own rows say about it. The dynamic pass loads a private copy in one child per target cell
-(`harness.child.check`): the cell of the saving release, the newest release of each family, and `--to`.
+what the matrix's own rows say about it, and each risky finding with the releases that would act on it
+(`harness.upgrade.unsafe`): a target whose release would run the file's code is refused (`skip`) unless the
+user trusts the file. The dynamic pass loads a read-only copy in one sandboxed child per target cell
+(`harness.runner.sandbox`, `harness.child.check`): the cell of the saving release, the newest release of each
+family, and `--to`.
 Every target's outputs are compared with a reference: the saving release's own (through the first route
 that runs there), else the outputs in the user's `--inputs` file. Where a target cannot load the file,
 the routes the matrix knows are tried there, and the one that works is named with the command to apply it.
@@ -12,8 +15,6 @@ the routes the matrix knows are tried there, and the one that works is named wit
 from __future__ import annotations
 
 import concurrent.futures
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +23,13 @@ from typing import Any
 
 from harness import rewrite, signature
 from harness.decl import handlers
+from harness.decl.advisories import Entry
 from harness.decl.cells import Cell, Matrix
 from harness.readers.report import cell_order
 from harness.runner import envs
 from harness.runner.child import Launch, Session
+from harness.runner.sandbox import Limits, Sandbox
+from harness.upgrade import unsafe
 from harness.upgrade.inspect import Inspection
 
 JSON_FIELDS = ("cell_id", "tensorflow", "keras", "keras_flavor", "backend", "outcome", "failed_stage", "error_type",
@@ -40,6 +44,18 @@ FIX = {
     "rebuild": "build the model from its config with the tagged values made plain and load the archive's weights "
     "into it",
 }
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to check: the user's inputs, the device, targets side by side, the sandbox's limits, trust, keep."""
+
+    inputs: Path | None = None
+    device: str = "cpu"
+    jobs: int = 2
+    limits: Limits = field(default_factory=Limits)
+    trust: bool = False  # load even where the release would act on a risky finding (inside the sandbox)
+    keep: bool = False  # keep each target's sandbox folder
 
 
 @dataclass
@@ -64,6 +80,10 @@ class Result:
     error_message: str | None = None
     max_abs_diff: float | None = None
     fix: str | None = None
+    refused: list[unsafe.Refusal] = field(default_factory=list)  # what the release would act on
+    limit: str | None = None  # the sandbox limit the child went over
+    written: list[str] = field(default_factory=list)  # files the child left in its sandbox
+    kept: str | None = None  # the sandbox folder, when kept
 
 
 def newest(cells: list[Cell]) -> Cell:
@@ -107,59 +127,74 @@ def default_targets(insp: Inspection, matrix: Matrix) -> list[Target]:
     return out
 
 
-def _work(insp: Inspection, tmp: Path) -> dict[str, Any]:
-    """A private copy of the file, its rewritten copy where it holds tagged values, its weights for rebuilding."""
-    copy = tmp / insp.path.name
-    if insp.path.is_dir():
-        shutil.copytree(insp.path, copy)
-    else:
-        shutil.copyfile(insp.path, copy)
-    work: dict[str, Any] = {"file": str(copy), "kind": insp.kind, "repaired": None, "weights": None}
+def _work(insp: Inspection, box: Sandbox, inputs: Path | None) -> dict[str, Any]:
+    """Read-only copies in the sandbox: the file, its rewritten copy where it holds tagged values, its weights
+    for rebuilding, the user's inputs."""
+    copy = box.take(insp.path)
+    inn = copy.parent
+    work: dict[str, Any] = {"file": str(copy), "kind": insp.kind, "repaired": None, "weights": None, "inputs": None}
     if insp.kind == "keras" and any(f.kind == "tagged-value" for f in insp.findings):
-        fixed = tmp / f"repaired-{insp.path.name}"
+        fixed = inn / f"repaired-{insp.path.name}"
         rewrite.repair_file(copy, fixed)
         work["repaired"] = str(fixed)
         with zipfile.ZipFile(copy) as z:
             if "model.weights.h5" in z.namelist():
-                (tmp / "model.weights.h5").write_bytes(z.read("model.weights.h5"))
-                work["weights"] = str(tmp / "model.weights.h5")
+                (inn / "model.weights.h5").write_bytes(z.read("model.weights.h5"))
+                work["weights"] = str(inn / "model.weights.h5")
+    if inputs is not None:
+        work["inputs"] = str(box.take(inputs))
+    box.seal()
     return work
 
 
-def run_target(target: Target, insp: Inspection, inputs: Path | None, device: str, timeout: float) -> Result:
-    """Install the cell if needed, and have one child load and run the file the routes' way."""
+def _outputs(path: Path) -> list[Any] | None:
+    """The outputs the child wrote (never through a link it may have planted), in order."""
     import numpy as np
 
+    if path.is_symlink() or not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def run_target(target: Target, insp: Inspection, options: Options) -> Result:
+    """Install the cell if needed, and have one sandboxed child load and run the file the routes' way."""
     result = Result(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f"maskcompat-check-{target.cell.id}-"))
+    box = Sandbox.make(f"maskcompat-check-{target.cell.id}-", options.limits, options.device)
     try:
-        interp = envs.install(target.cell, device)
+        interp = envs.install(target.cell, options.device)
         problems = envs.problems(target.cell, interp)
         if problems:
             result.failed_stage, result.error_type = "install", "InstallError"
             result.error_message = "; ".join(problems)
             return result
         request = {
-            **_work(insp, tmp),
-            "inputs": str(inputs) if inputs else None,
+            **_work(insp, box, options.inputs),
             "routes": list(ROUTES),
-            "lambda": any(f.kind == "lambda" for f in insp.findings),
-            "out": str(tmp / "outputs.npz"),
+            "out": str(box.root / "out" / "outputs.npz"),
             "tolerance": TOLERANCE,
         }
-        session = Session(Launch(interp.python, "check", envs.child_env(target.cell, interp, tmp), tmp, "check"))
+        env = box.env(envs.child_env(target.cell, interp, box.root))
+        prefix = tuple(box.command([], envs.reads(interp)))
+        wall = options.limits.wall
+        session = Session(Launch(interp.python, "check", env, box.root, "check", wall, prefix=prefix))
         try:
-            reply = session.ask(request, timeout)
+            reply = session.ask(request, wall)
         finally:
             session.close()
         result.ready = reply.ready
         result.answer = dict(reply.answer or reply.lost or {})
-        if (tmp / "outputs.npz").exists():
-            with np.load(tmp / "outputs.npz", allow_pickle=False) as data:
-                result.outputs = [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
+        result.written = box.written()
+        result.outputs = _outputs(box.root / "out" / "outputs.npz")
+        first = (result.answer.get("tries") or [result.answer])[0]
+        if reply.lost is not None and reply.lost.get("outcome") == "timeout":
+            result.limit = f"went over the sandbox's limit of {options.limits.describe('wall')}"
+        elif first.get("outcome") not in ("ok", "skip"):
+            result.limit = box.explain(session.exit_code, str(first.get("error_message") or ""))
         return result
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        box.close(keep=options.keep)
+        result.kept = str(box.root) if options.keep else None
 
 
 def reference_of(results: list[Result], inputs: Path | None) -> tuple[list[Any] | None, str]:
@@ -188,6 +223,13 @@ def judge(result: Result, reference: list[Any] | None) -> None:
     first = tries[0] if tries else a
     if result.error_type == "InstallError":
         result.outcome = "fail"
+    elif result.refused and not result.answer:
+        result.outcome, result.failed_stage, result.error_type = "skip", "load", "Refused"
+        result.error_message = "not loaded: " + "; ".join(r.text(result.target.cell) for r in result.refused)
+    elif result.limit:
+        result.outcome, result.failed_stage = "fail", first.get("failed_stage") or a.get("failed_stage")
+        result.error_type = "SandboxLimit"
+        result.error_message = f"the child {result.limit}: {first.get('error_message') or a.get('error_message')}"
     elif first.get("outcome") != "ok":
         result.outcome = str(first.get("outcome") or a.get("outcome") or "fail")
         result.failed_stage = first.get("failed_stage") or a.get("failed_stage")
@@ -218,22 +260,32 @@ def judge(result: Result, reference: list[Any] | None) -> None:
 def check(
     insp: Inspection,
     targets: list[Target],
-    inputs: Path | None,
-    device: str,
-    jobs: int = 2,
-    timeout: float = 600.0,
+    options: Options,
+    catalog: list[Entry],
     done: Callable[[Result, int], None] | None = None,
 ) -> tuple[list[Result], str]:
-    """Every target, `jobs` at a time (`done` hears of each as it ends); the results in version order, and the
+    """Every target, `options.jobs` at a time (`done` hears of each as it ends): refused where the release would
+    act on a risky finding (unless trusted), else loaded in its sandbox; the results in version order, and the
     reference."""
     results: list[Result] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        running = [pool.submit(run_target, t, insp, inputs, device, timeout) for t in targets]
-        for future in concurrent.futures.as_completed(running):
-            results.append(future.result())
+    loading: list[Target] = []
+    for target in targets:
+        refused = unsafe.refusals(insp, target.cell, catalog)
+        if refused and not options.trust:
+            results.append(Result(target, refused=refused))
             if done is not None:
                 done(results[-1], len(results))
-    reference, how = reference_of(results, inputs)
+        else:
+            loading.append(target)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        running = {pool.submit(run_target, t, insp, options): t for t in loading}
+        for future in concurrent.futures.as_completed(running):
+            result = future.result()
+            result.refused = unsafe.refusals(insp, result.target.cell, catalog)  # trusted: loaded anyway
+            results.append(result)
+            if done is not None:
+                done(results[-1], len(results))
+    reference, how = reference_of(results, options.inputs)
     for result in results:
         judge(result, reference)
     results.sort(key=lambda r: cell_order(r.target.cell))
@@ -273,182 +325,25 @@ def record(result: Result, reference: str) -> dict[str, Any]:
         "masking": winner.get("masking"),
         "inputs": winner.get("inputs"),
         "routes_tried": tried,
+        "refused_by": sorted({e.id for r in result.refused for e in r.entries}),
+        "trusted": bool(result.refused) and bool(result.answer),
+        "refused_by_release": result.outcome == "fail" and unsafe.refused_by_release(result.error_message),
+        "limit": result.limit,
+        "scratch_copy": any("scratch_copy" in t for t in result.answer.get("tries", [])),
+        "written": result.written,
+        "sandbox_kept": result.kept,
         "measured_by": handlers.CHECK.tag,
     }  # fmt: skip
 
 
 def exit_code(results: list[Result]) -> int:
-    """0 when every target loads the file and predicts the same, else 1."""
+    """0: every target loads the file and predicts the same; 3: a target refused it for what it holds (this check,
+    or the release's own safe mode); 1: another target does not load or predict the same."""
+    if any(r.outcome == "skip" and r.error_type == "Refused" for r in results) or any(
+        r.outcome == "fail" and unsafe.refused_by_release(r.error_message) for r in results
+    ):
+        return UNSAFE
     return 0 if results and all(r.outcome == "ok" for r in results) else 1
 
 
-OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-masking case that measures it
-    "Rescaling": "rescaling",
-    "Normalization": "normalization",
-    "Discretization": "discretization",
-    "IntegerLookup": "integer-lookup",
-    "StringLookup": "string-lookup",
-    "Embedding": "embedding",
-    "Dense": "constant",
-}
-
-
-def _fmt(insp: Inspection) -> str:
-    return ".h5" if insp.kind == "h5" else ".keras"
-
-
-def matrix_rows(results: Path) -> list[dict[str, Any]]:
-    """The rows of the machine with the most upgrade rows (the evidence the findings cite)."""
-    from harness.store import files
-
-    if not results.is_dir():
-        return []
-    folders = [p for p in sorted(results.iterdir()) if p.is_dir() and any(p.glob("*.upgrade.jsonl.gz"))]
-    if not folders:
-        return []
-    best = max(folders, key=lambda p: sum(f.stat().st_size for f in p.glob("*.upgrade.jsonl.gz")))
-    paths = sorted(best.glob("*.upgrade.jsonl.gz")) + sorted(best.glob("*.jsonl"))
-    return [r for p in paths for r in files.read_file(p)]
-
-
-def _loaders(df: Any, savers: list[Cell], matrix: Matrix) -> str:
-    from harness.readers import upgrade_report
-
-    good, bad = upgrade_report._ok_loaders(df, savers, matrix)
-    return (
-        f"loads and predicts the same on {upgrade_report._runs_label(good)}; not on {upgrade_report._runs_label(bad)}"
-    )
-
-
-def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgrade: Any) -> dict[str, str]:
-    """What the matrix's own rows say: about files this release saves, and about each finding's kind."""
-    from harness.readers import upgrade_report
-
-    said: dict[str, str] = {}
-    if upgrade is None or not rows:
-        return said
-    df = upgrade_report.frame(rows, matrix, upgrade)
-    same = [c for c in matrix.cells if insp.keras_version and insp.keras_version in (c.keras, c.tf_keras)]
-    fmt = _fmt(insp)
-    if same and not df.empty:
-        plain = df[(df["source"] == f"masking-lstm/list:{fmt}") & (df["text"] != "not saved")]
-        if not plain.empty and set(plain["saved_by"]) & {c.id for c in same}:
-            said["release"] = (
-                f"in the matrix, a plain `{fmt}` model (Masking with a list mask_value -> LSTM) saved by Keras "
-                f"{insp.keras_version} " + _loaders(plain, same, matrix)
-            )
-    for finding in insp.findings:
-        if finding.kind != "tagged-value" or finding.kind in said:
-            continue
-        cls = finding.layer.split(" ")[0]
-        value = "tensor" if "__tensor__" in finding.detail else "numpy"
-        if cls == "Masking":
-            source = f"masking-lstm/{'tensor-float64' if value == 'tensor' else 'numpy'}:{fmt}"
-        elif cls in OBJECTS:
-            source = f"beyond-masking/{OBJECTS[cls]}:{value}:{fmt}"
-        else:
-            continue
-        sub = df[(df["source"] == source) & (df["text"] != "not saved")]
-        savers = [c for c in same if c.id in set(sub["saved_by"])]
-        if savers:
-            said["tagged-value"] = f"in the matrix, `{source}` saved by Keras {insp.keras_version} " + _loaders(
-                sub, savers, matrix
-            )
-        elif not sub.empty:
-            own = sub[sub["saved_by"] == sub["loaded_by"]]
-            broken = sorted({str(s) for s, t in zip(own["saved_by"], own["text"], strict=True) if t != "ok"})
-            said["tagged-value"] = f"in the matrix, `{source}` fails after a round trip in its own release on " + (
-                upgrade_report._runs_label(sorted((matrix.get(b) for b in broken), key=cell_order))
-                if broken
-                else "no release"
-            )
-    return said
-
-
-HAZARDS = {
-    "tagged-value": "a tensor or array value stored as a tagged dict; on several releases load_model hands the dict "
-    "back to the layer",
-    "lambda": "Python code in the file (a Lambda layer): Keras 3 refuses it with safe mode on (the default, and "
-    "this check's); Keras 2 has no safe mode and would run it, so Keras 2 targets are not loaded",
-    "custom-class": "a class whose code is not in the file: a loading release needs it imported and registered",
-    "old-module": "module paths of the Keras 2 layout, which Keras 3 cannot resolve",
-    "dtype-policy": "dtype policy objects, which releases before Keras 3.4 do not read",
-}
-
-
-def render(insp: Inspection, results: list[Result], reference: str, said: dict[str, str], command: str) -> str:
-    """The markdown report: what the file is, what in it is known to break, what each target made of it."""
-    saved = f"saved by Keras {insp.keras_version}" if insp.keras_version else "saving release not recorded"
-    when = f" on {insp.date_saved}" if insp.date_saved else ""
-    lines = [
-        f"# Check of `{insp.path.name}`",
-        "",
-        f"`{command}`. A {KINDS[insp.kind]}, {saved}{when}"
-        + (f", backend {insp.backend}" if insp.backend else "") + ".",
-        "",
-        f"**{verdict_line(results)}**",
-        "",
-        "## What is in the file",
-        "",
-    ]  # fmt: skip
-    if not insp.findings:
-        lines.append("Nothing the matrix knows to break: no tagged values, no code, no custom classes.")
-    for f in insp.findings:
-        note = said.get(f.kind, "")
-        lines.append(f"- {f.detail} at `{f.where or '/'}`{f' ({f.layer})' if f.layer else ''}: {HAZARDS[f.kind]}"
-                     + (f"; {note}." if note else "."))  # fmt: skip
-    if "release" in said:
-        lines += ["", f"Files of this release: {said['release']}."]
-    lines += ["", "## In each release", "", f"Reference outputs: {reference}.", ""]
-    lines += [
-        "| cell | why | verdict | max \\|diff\\| | masking | a fix that works there |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        mark = {"ok": "ok", "runs": "runs (not compared)", "mismatch": "≠ outputs"}.get(
-            r.outcome, f"✗ {r.failed_stage}"
-        )
-        detail = f" ({r.error_type}: {_one_line(r.error_message)})" if r.outcome not in ("ok", "runs") else ""
-        diff = f"{r.max_abs_diff:.3g}" if r.max_abs_diff is not None else "—"
-        winner: dict[str, Any] = next((t for t in r.answer.get("tries", []) if t.get("outcome") == "ok"), {})
-        lines.append(
-            f"| `{r.target.cell.id}` | {r.target.why} | {mark}{detail} | {diff} | {winner.get('masking') or '—'} | "
-            + (FIX[r.fix].format(path=insp.path, fixed=_fixed(insp.path)) if r.fix else "—")
-            + " |"
-        )
-    lines += [
-        "",
-        "The file was read, never changed; the cells loaded a private copy with Keras 3's safe mode on. No code "
-        "in the file was executed (a Lambda layer is refused, and not loaded where there is no safe mode).",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-KINDS = {
-    "keras": "`.keras` archive",
-    "h5": "legacy HDF5 (`.h5`) model",
-    "savedmodel": "SavedModel folder",
-    "weights": "weights-only HDF5 file (no model config: load it into a model built by your code)",
-}
-
-
-def _one_line(text: str | None, width: int = 140) -> str:
-    flat = " ".join(str(text or "").split()).replace("|", "\\|")
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def _fixed(path: Path) -> str:
-    return str(path.with_name(f"{path.stem}-fixed{path.suffix}"))
-
-
-def verdict_line(results: list[Result]) -> str:
-    """One sentence: does every target load the file and predict the same?"""
-    ok = [r for r in results if r.outcome == "ok"]
-    if len(ok) == len(results):
-        return f"Loads and predicts the same in all {len(results)} releases checked."
-    bad = [f"{r.target.cell.id} ({_short(r)})" for r in results if r.outcome != "ok"]
-    return f"Loads and predicts the same in {len(ok)} of {len(results)} releases; not in {', '.join(bad)}."
-
-
-def _short(result: Result) -> str:
-    return result.outcome if result.outcome in ("runs", "mismatch") else f"✗ {result.failed_stage}"
+UNSAFE = 3  # the exit code for a file some release would act on

@@ -1,9 +1,10 @@
-"""The static pass of `check`: what a saved model file is and what in it is known to break, read without a framework.
+"""The static pass of `check`: what a saved model file is, what in it is known to break, and what in it could run
+code while loading (`harness.upgrade.risks`), read without a framework.
 
 Nothing in the file is executed or imported: a `.keras` archive is read member by member (never extracted),
-HDF5 through h5py, a SavedModel folder by its file names. Input that is no model, is truncated, names
-members outside the archive, or is larger than the limits stops with a UserError (one line) before
-anything is written.
+HDF5 through h5py, a SavedModel folder by its files and protocol buffers. Input that is no model, is
+truncated, names members outside the archive, or is larger than the limits stops with a UserError (one
+line) before anything is written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.upgrade.risks import OWN, Risk, scan_file
 
 MAX_BYTES = 2 << 30  # a file or folder larger than 2 GiB is refused
 MAX_UNCOMPRESSED = 4 << 30  # so is an archive whose members would take more than 4 GiB
@@ -27,7 +29,7 @@ OLD_MODULES = ("keras.src.engine", "keras.engine", "tensorflow.python.keras", "t
 class Finding:
     """One thing in the file that the matrix knows can break: its kind, where, and what it is."""
 
-    kind: str  # tagged-value | lambda | custom-class | old-module | dtype-policy
+    kind: str  # tagged-value | custom-class | old-module | dtype-policy
     where: str
     detail: str
     layer: str = ""  # the class of the layer it sits in
@@ -44,6 +46,7 @@ class Inspection:
     date_saved: str | None = None
     config: dict[str, Any] | None = None
     findings: list[Finding] = field(default_factory=list)
+    risks: list[Risk] = field(default_factory=list)
     masks: bool = False  # the model has a Masking layer
 
     @property
@@ -146,6 +149,10 @@ def inspect(path: Path) -> Inspection:
     if found.config is not None:
         found.findings = scan(found.config)
         found.masks = any(f == "Masking" for f in layer_classes(found.config))
+    try:
+        found.risks = scan_file(found.kind, path, found.config)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path}: a part of the file cannot be read ({type(exc).__name__}: {exc})") from None
     return found
 
 
@@ -168,7 +175,7 @@ def layer_classes(config: Any) -> list[str]:
 
 
 def scan(config: dict[str, Any]) -> list[Finding]:
-    """Known hazards in a config: tagged values, Lambda code, custom classes, old module paths, dtype policies."""
+    """Known compatibility hazards in a config: tagged values, custom classes, old module paths, dtype policies."""
     found: list[Finding] = []
     seen: set[tuple[str, str]] = set()
 
@@ -187,12 +194,8 @@ def scan(config: dict[str, Any]) -> list[Finding]:
             if isinstance(cls, str) and isinstance(node.get("config"), dict):
                 if isinstance(node["config"].get("name"), str):  # a layer or model (not an initializer or policy)
                     name = f"{cls} {node['config']['name']}"
-                if cls == "Lambda" or (
-                    cls == "__lambda__" and not any(f.kind == "lambda" and f.layer == name for f in found)
-                ):
-                    add("lambda", path, "Python code stored in the file (a Lambda)", name)
                 module = node.get("module")
-                if node.get("registered_name") and not str(module or "").startswith("keras"):
+                if node.get("registered_name") and not str(module or "").startswith(OWN):
                     add("custom-class", path, f"custom class {node['registered_name']} (module {module})", name)
                 if isinstance(module, str) and module.startswith(OLD_MODULES):
                     add("old-module", path, f"module path {module} (Keras 2 layout)", name)
