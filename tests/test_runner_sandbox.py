@@ -174,3 +174,16 @@ def test_the_statement_is_plain_where_nothing_isolates() -> None:
     assert said["network"] == "NOT isolated: no tools here"
     assert said["file system"].startswith("NOT isolated")
     assert bare.command(["python"], []) == ["python"]
+
+
+def test_trust_needs_a_complete_sandbox(tmp_path: Path) -> None:
+    """Without bubblewrap and unshare on PATH, `check --trust` stops in one line before reading anything."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "check", str(tmp_path / "m.keras"), "--trust"],
+        env={"PATH": str(tmp_path), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: --trust runs code from the file") and "bubblewrap (bwrap) is not installed" in line
+    assert list(tmp_path.iterdir()) == []

@@ -30,5 +30,11 @@ UPGRADE = Handler("upgrade", 1, "a file another cell saved: load it the route's 
 LATENCY = Handler("latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop")
 CROSSLOAD = Handler("crossload", 1, "files saved in one cell, loaded, predicted and compared in another")
 PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original")
-CHECK = Handler("check", 1, "a user's saved file: load with safe mode on, run, fixes tried, masking checked")
+CHECK = Handler(
+    "check",
+    2,
+    "a user's saved file, a read-only copy in a sandbox: load with safe mode on, run, fixes tried, "
+    "masking checked (2: the parent refuses what a release would run; a writable scratch copy where a release "
+    "opens the file for writing)",
+)
 HANDLERS = {h.name: h for h in (CASES, LATENCY, CROSSLOAD, PROVE, UPGRADE, CHECK)}

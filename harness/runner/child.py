@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT_S = 600.0
+GONE_GRACE_S = 5.0  # a child whose pipe closed is ending: wait this long for its own exit status
 
 
 class ChildGone(Exception):
@@ -92,10 +93,14 @@ class Child:
         except OSError:
             return ""
 
-    def close(self, kill: bool = False) -> int | None:
-        """Stop the child (politely unless `kill`) and return its exit code."""
+    def close(self, kill: bool = False, grace: float = 0.0) -> int | None:
+        """Stop the child (politely unless `kill`; a killed one gets `grace` seconds to end by itself, so that its
+        own exit status, not our SIGKILL, is what it reports) and return its exit code."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            if kill and grace:
+                self.proc.wait(timeout=grace)
         try:
-            if kill:
+            if kill:  # the whole group, even when its leader has ended: nothing it started outlives it
                 os.killpg(self.proc.pid, signal.SIGKILL)
             elif self.proc.stdin:
                 self.proc.stdin.close()
@@ -155,7 +160,7 @@ class Session:
             msg = child.receive(self.launch.startup_timeout)
         except (ChildGone, ChildHung) as exc:
             hung = isinstance(exc, ChildHung)
-            code = self.exit_code = child.close(kill=True)
+            code = self.exit_code = child.close(kill=True, grace=0.0 if hung else GONE_GRACE_S)
             self.import_failure = {
                 "outcome": "timeout" if hung else "crash",
                 "failed_stage": "import",
@@ -192,9 +197,9 @@ class Session:
             child.send(request)
             return Reply(self.ready, answer=child.receive(timeout))
         except (ChildGone, ChildHung) as exc:
-            code = self.exit_code = child.close(kill=True)
-            self.child = None
             hung = isinstance(exc, ChildHung)
+            code = self.exit_code = child.close(kill=True, grace=0.0 if hung else GONE_GRACE_S)
+            self.child = None
             return Reply(
                 self.ready,
                 lost={
