@@ -4,8 +4,9 @@ The proof-of-concept files (`tests/untrusted.py`) are built here in real pinned 
 marker outside any sandbox, to HOME, the working folder and TMPDIR, and connects to a listener on the loopback
 address. Checked against every default cell, each target must refuse the file (this check's refusal, or the
 release's own safe mode) and the payload must never run; with `--trust` it runs, and everything it does stays
-in the sandbox's folder. A snapshot of every writable file system before and after shows that nothing outside
-the sandboxes' folders changed.
+in the sandbox's folder. A listing of the writable places (HOME, the temporary folders, shared memory, the
+repository, the cells' environments) before and after shows that nothing outside the sandboxes' folders
+changed.
 """
 
 from __future__ import annotations
@@ -80,27 +81,29 @@ def run_check(path: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any], 
 
 
 def writable_places() -> list[Path]:
-    """Every writable file system a process of this user could write to: the root's, and /dev/shm's."""
-    return [Path("/"), Path("/dev/shm")]
+    """Where a process of this user writes by default or by name: HOME, the temporary folders, shared memory,
+    this repository and the cells' environments (a backdoor there would outlive the check)."""
+    places = [Path.home(), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), ROOT, envs.envs_root()]
+    found: list[Path] = []
+    for p in sorted({q.resolve() for q in places if q.is_dir()}, key=lambda q: len(q.parts)):
+        if not any(p == f or f in p.parents for f in found):
+            found.append(p)
+    return found
 
 
 def snapshot() -> dict[str, tuple[int, int]]:
-    """Every file, link and folder on the writable file systems, with its change time and size."""
+    """Every file, link and folder in the writable places, with its modification time and size (not the change
+    time: installing a cell hard-links uv's cache, which changes the change time of every link)."""
     found: dict[str, tuple[int, int]] = {}
     for top in writable_places():
-        if not top.is_dir():
-            continue
-        device = top.stat().st_dev
         for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = [d for d in dirnames if os.lstat(os.path.join(dirpath, d)).st_dev == device
-                           and os.path.join(dirpath, d) not in ("/proc", "/sys", "/dev")]  # fmt: skip
             for name in dirnames + filenames:
                 p = os.path.join(dirpath, name)
                 try:
                     st = os.lstat(p)
                 except FileNotFoundError:
                     continue
-                found[p] = (st.st_ctime_ns if not stat.S_ISDIR(st.st_mode) else 0, st.st_size)
+                found[p] = (0 if stat.S_ISDIR(st.st_mode) else st.st_mtime_ns, st.st_size)
     return found
 
 
