@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import small_scenario
+from conftest import small_scenario, stored_results
 
 from harness.decl import cells
-from harness.runner import fingerprint
 from harness.upgrade import bisect as bisection
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 SEED = "masking-lstm/tensor-float64:.keras"
-
-
-def stored_results(folder: Path) -> Path:
-    """The committed CPU rows (the machine folder with the most cells) filed as this machine's, so that a test of
-    reusing stored rows does not depend on which kind of machine runs it."""
-    machines = [p for p in (ROOT / "results").iterdir() if p.is_dir() and "nvidia" not in p.name]
-    source = max(machines, key=lambda p: len(list(p.glob("*.jsonl"))))
-    target = folder / "results" / fingerprint.machine("cpu")["id"]
-    if not target.exists():
-        shutil.copytree(source, target)
-    return folder / "results"
 
 
 def bisect_cli(*args: str, store: Path, out: Path, envs: Path | None = None) -> subprocess.CompletedProcess[str]:

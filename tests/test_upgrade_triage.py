@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import small_scenario
+from conftest import small_scenario, stored_results
 
 from harness.decl import cells
 from harness.errors import UserError
@@ -108,7 +108,9 @@ def test_verdicts_need_significance_and_size() -> None:
 
 def test_triage_of_stored_rows_lists_breaks_and_fixes(tmp_path: Path) -> None:
     out = tmp_path / "t.md"
-    proc = triage_cli("tf=2.15.1", "tf=2.19.1,keras=3.8.0", "--no-latency", "--out", str(out), cwd=ROOT)
+    results = str(stored_results(tmp_path))  # whatever machine runs this, the committed rows are its own
+    proc = triage_cli("tf=2.15.1", "tf=2.19.1,keras=3.8.0", "--no-latency", "--out", str(out), "--results", results,
+                      cwd=ROOT)  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # the committed rows have cases that break
     text = out.read_text()
     assert "Cases that break" in text and "Cases that get fixed" in text
@@ -126,7 +128,7 @@ def test_triage_of_stored_rows_lists_breaks_and_fixes(tmp_path: Path) -> None:
     assert carried["masking-lstm/list:.keras"]["change"] == "breaks on upgrade"
     assert "Unrecognized keyword arguments passed to LSTM" in carried["masking-lstm/list:.keras"]["error"]
     assert "## Files saved by FROM, loaded by TO" in text and "breaks on upgrade" in text
-    same = triage_cli(CELL, CELL, "--no-latency", "--out", str(tmp_path / "aa.md"), cwd=ROOT)
+    same = triage_cli(CELL, CELL, "--no-latency", "--out", str(tmp_path / "aa.md"), "--results", results, cwd=ROOT)
     assert same.returncode == 0 and "no regression" in same.stdout
 
 
