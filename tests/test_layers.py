@@ -115,3 +115,65 @@ def test_a_command_s_help_loads_no_framework(command: str) -> None:
         [sys.executable, "-c", probe], env={"PYTHONPATH": str(ROOT), "PATH": ""}, capture_output=True, text=True
     )
     assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the harness modules it imports (lazy imports included; `from package import name` resolved to the
+    module `name` where there is one)."""
+    known = set(modules())
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        targets = set()
+        for imported in harness_imports(path):
+            while imported not in known and "." in imported:
+                imported = imported.rsplit(".", 1)[0]
+            if imported in known and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of two or more modules (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_inside_any_package_or_between_them() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_cycles_are_found() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_is_over_500_lines() -> None:
+    sizes = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {m: n for m, n in sizes.items() if n > 500} == {}

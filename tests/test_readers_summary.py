@@ -14,7 +14,7 @@ jsonschema = pytest.importorskip("jsonschema")
 
 from harness.decl.cells import Cell, Matrix  # noqa: E402
 from harness.decl.scenarios import Scenario  # noqa: E402
-from harness.readers import bisects, report, summary  # noqa: E402
+from harness.readers import bisects, model, summary  # noqa: E402
 from harness.store import files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +73,8 @@ def test_a_familys_transition_is_read_in_version_order(
     cells = _cells(len(statuses))
     got = summary.transition(list(zip(statuses, cells, strict=True)))
     assert got["verdict"] == verdict
-    assert got["first_bad"] == (report.version_label(cells[bad]) if bad is not None else None)
-    assert got["first_good"] == (report.version_label(cells[good]) if good is not None else None)
+    assert got["first_bad"] == (model.version_label(cells[bad]) if bad is not None else None)
+    assert got["first_good"] == (model.version_label(cells[good]) if good is not None else None)
 
 
 def test_the_seed_case_is_fixed_in_the_bisected_release() -> None:

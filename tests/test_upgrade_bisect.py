@@ -13,6 +13,7 @@ from conftest import small_scenario, stored_results
 
 from harness.decl import cells
 from harness.upgrade import bisect as bisection
+from harness.upgrade import bisect_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -107,12 +108,12 @@ class _Table:
         self.words = words
         self.calls: list[tuple[str, str]] = []
 
-    def compare(self, base: tuple[str, cells.Cell], probe: tuple[str, cells.Cell]) -> bisection.Timing:
+    def compare(self, base: tuple[str, cells.Cell], probe: tuple[str, cells.Cell]) -> bisect_latency.Timing:
         self.calls.append((base[0], probe[0]))
         word = self.words[probe[0]]
         change = {"slower": 0.3, "faster": -0.3}.get(word, 0.01)
         verdict = {"verdict": word, "change": None if word == "not measured" else change}
-        return bisection.Timing(probe[0], probe[1], base[0], verdict, [], [])
+        return bisect_latency.Timing(probe[0], probe[1], base[0], verdict, [], [])
 
 
 def _releases(matrix: cells.Matrix, n: int) -> list[tuple[str, cells.Cell]]:
@@ -125,7 +126,7 @@ def test_latency_search_finds_the_first_slower_release_in_log_probes(matrix: cel
     releases = _releases(matrix, 16)
     table = _Table({r: "slower" if i >= first else ("uncertain" if i == first - 1 else "unchanged")
                     for i, (r, _) in enumerate(releases)})  # fmt: skip
-    result = bisection.search_latency(releases, table)  # type: ignore[arg-type]
+    result = bisect_latency.search_latency(releases, table)  # type: ignore[arg-type]
     assert result.boundary is not None and result.boundary[1].release == f"3.{first}.0" and not result.stopped
     searched = [c for c in table.calls if c[0] == "3.0.0"]
     assert len(searched) <= 5  # the newest, then log2(16) halvings
@@ -138,14 +139,14 @@ def test_latency_search_finds_the_first_slower_release_in_log_probes(matrix: cel
 def test_latency_search_without_a_change_probes_only_the_newest(matrix: cells.Matrix) -> None:
     releases = _releases(matrix, 8)
     table = _Table({r: "uncertain" for r, _ in releases})
-    result = bisection.search_latency(releases, table)  # type: ignore[arg-type]
+    result = bisect_latency.search_latency(releases, table)  # type: ignore[arg-type]
     assert result.boundary is None and table.calls == [("3.0.0", "3.7.0")] and not result.stopped
 
 
 def test_latency_search_stops_on_a_probe_it_cannot_time(matrix: cells.Matrix) -> None:
     releases = _releases(matrix, 8)
     table = _Table({**{r: "slower" for r, _ in releases}, "3.3.0": "not measured"})
-    result = bisection.search_latency(releases, table)  # type: ignore[arg-type]
+    result = bisect_latency.search_latency(releases, table)  # type: ignore[arg-type]
     assert result.boundary is None and result.stopped.startswith("3.3.0 could not be timed")
 
 

@@ -6,9 +6,10 @@ file descriptor named by MASKCOMPAT_RESULT_FD: `ready` or `import_error` once, t
 of `stage` messages (the parent reports the last one when the child dies or hangs) and one `result`.
 stdout and stderr carry only framework noise; the runner sends them to a log file.
 
-A handler is a module in `harness.child` with `handle(stack, request, stage) -> dict` and, optionally,
-`before_import()`, `ready_info(stack) -> dict`, `WARNINGS = "ignore"` (timed handlers: no warning is
-recorded while they measure) and `FREEZE_IMPORTS = False` (the import's objects are not frozen).
+A handler's child module (named in the one registry, `harness.decl.handlers`) has `handle(stack, request,
+stage) -> dict` and, optionally, `before_import()`, `ready_info(stack) -> dict`, `WARNINGS = "ignore"` (timed
+handlers: no warning is recorded while they measure) and `FREEZE_IMPORTS = False` (the import's objects are not
+frozen).
 """
 
 from __future__ import annotations
@@ -26,15 +27,7 @@ from typing import Any, TextIO
 
 from harness.child import limits
 from harness.child.stack import detect_device, error_fields, import_stack, installed_versions, warning_lines
-
-HANDLERS = {
-    "cases": "harness.child.cases",
-    "latency": "harness.child.latency",
-    "crossload": "harness.child.crossload",
-    "prove": "harness.child.prove",
-    "upgrade": "harness.child.upgrade",
-    "check": "harness.child.check",
-}
+from harness.decl.handlers import HANDLERS
 
 
 def _send(reply: TextIO, message: dict[str, Any]) -> None:
@@ -108,7 +101,7 @@ def main(argv: list[str]) -> int:
     limits.apply()  # a sandboxed child's limits, before it imports the framework or reads a request
     reply = os.fdopen(int(os.environ["MASKCOMPAT_RESULT_FD"]), "w", encoding="utf-8")
     try:
-        handler = importlib.import_module(HANDLERS[argv[0]])
+        handler = importlib.import_module(HANDLERS[argv[0]].child)
     except Exception as exc:  # a handler that cannot load is an import failure of the cell, reported as such
         _send(reply, {"type": "import_error", "versions": installed_versions(), **error_fields(exc)})
         return 3

@@ -80,7 +80,7 @@ def _saved_file(
 def main(args: argparse.Namespace) -> int:
     """Find the first release along the axis where the case's outcome changes."""
     common.need("bisect", "packaging", "numpy", "scipy")
-    from harness.upgrade import bisect
+    from harness.upgrade import bisect, bisect_latency
 
     matrix = cells_mod.load(args.cells)
     scens = scenarios.load_all(args.scenarios)
@@ -128,10 +128,12 @@ def main(args: argparse.Namespace) -> int:
     slug = f"{scen.id}-{case.case_id}".replace(":", "-").replace("/", "-")
     out = args.out or common.ROOT / "experiments" / "bisect" / f"{slug}--{args.axis}.md"
     if scen.timed:
-        timer = bisect.LatencyProber(scen, case, args.rounds, args.threshold, progress, device)
-        result = bisect.search_latency(releases, timer)
-        text = bisect.render_latency(case, args.axis, base, releases, skipped, result, timer, machine["id"], command)
-        result_fields = bisect.latency_found(result, args.threshold)
+        timer = bisect_latency.LatencyProber(scen, case, args.rounds, args.threshold, progress, device)
+        result = bisect_latency.search_latency(releases, timer)
+        text = bisect_latency.render_latency(
+            case, args.axis, base, releases, skipped, result, timer, machine["id"], command
+        )
+        result_fields = bisect_latency.latency_found(result, args.threshold)
     else:
         prober = bisect.Prober(scen, case, args.results, args.store, machine, progress, device, saved)
         probes, boundary = bisect.search(releases, prober)

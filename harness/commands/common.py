@@ -134,7 +134,7 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
         run = Run(plan, {s.id: s for s in scens}, all_cells, args.results, machine, resolve, progress, opts)
         summary = run.all()
     if report:
-        from harness.commands.report import render
+        from harness.readers.publish import render
 
         est.begin("report", 1)
         command = getattr(args, "invoked_by", None) or "python -m harness matrix"

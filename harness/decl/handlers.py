@@ -1,4 +1,6 @@
-"""What each child handler measures, and the declared version of it.
+"""The one registry of measurement kinds: each handler's name, the declared version of what it measures, and the
+module that implements it at each layer (the child's, the matrix run's part, the reader section). The child
+reads it too: `python -m harness.child NAME` imports the handler's child module.
 
 A stored row records the version of the handler that measured it. Bump a version on purpose when a
 change alters what that handler would record (a new stage, another comparison, another model); a
@@ -13,11 +15,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Handler:
-    """A child handler: its name (the child's entry argument) and the version of what it measures."""
+    """A kind of measurement: its name (the child's entry argument), the version of what it measures, and its
+    modules: the child's (in the cell's interpreter), the runner part that `matrix` runs (None: not a matrix
+    part) and the reader section that renders its rows (None: rows of its own, not in the report)."""
 
     name: str
     version: int
     measures: str
+    child: str
+    part: str | None = None
+    section: str | None = None
 
     @property
     def tag(self) -> str:
@@ -25,16 +32,34 @@ class Handler:
         return f"{self.name}/{self.version}"
 
 
-CASES = Handler("cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare")
-UPGRADE = Handler("upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking")
-LATENCY = Handler("latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop")
-CROSSLOAD = Handler("crossload", 1, "files saved in one cell, loaded, predicted and compared in another")
-PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original")
+CASES = Handler(
+    "cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare",
+    child="harness.child.cases", section="harness.readers.sections.cases",
+)  # fmt: skip
+UPGRADE = Handler(
+    "upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking",
+    child="harness.child.upgrade_paths", section="harness.readers.sections.upgrade_paths",
+)  # fmt: skip
+LATENCY = Handler(
+    "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop",
+    child="harness.child.latency", section="harness.readers.sections.latency",
+)  # fmt: skip
+CROSSLOAD = Handler(
+    "crossload", 1, "files saved in one cell, loaded, predicted and compared in another",
+    child="harness.child.crossload", section="harness.readers.sections.crossload",
+)  # fmt: skip
+PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original", child="harness.child.prove")
 CHECK = Handler(
-    "check",
-    2,
-    "a user's saved file, a read-only copy in a sandbox: load with safe mode on, run, fixes tried, "
+    "check", 2, "a user's saved file, a read-only copy in a sandbox: load with safe mode on, run, fixes tried, "
     "masking checked (2: the parent refuses what a release would run; a writable scratch copy where a release "
     "opens the file for writing)",
-)
+    child="harness.child.check",
+)  # fmt: skip
 HANDLERS = {h.name: h for h in (CASES, LATENCY, CROSSLOAD, PROVE, UPGRADE, CHECK)}
+
+
+def get(name: str) -> Handler:
+    """The handler of that name (a KeyError names what exists)."""
+    if name not in HANDLERS:
+        raise KeyError(f"no handler {name!r}; the registry has {', '.join(HANDLERS)}")
+    return HANDLERS[name]

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
-
-import pandas as pd
 
 import harness
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import bisects, latency_report, upgrade_report
-from harness.readers.report import Entry, cell_order, entries, group_of, reproduce, version_label
-from harness.store import fresh
+from harness.readers import bisects, sections
+from harness.readers.model import Entry, View, cell_order, entries, group_of, machine_views, reproduce, version_label
 
 SUMMARY_VERSION = 1
 BAD = ("fail", "mismatch", "crash", "timeout")
-
-
-def machine_views(rows: list[dict[str, Any]], matrix: Matrix) -> Iterator[tuple[str, list[dict[str, Any]], Matrix]]:
-    """Per machine: its rows of known cells and the cells it shows (its own, plus the defaults if it ran any)."""
-    known = {c.id for c in matrix.cells}
-    for mid in sorted({r["machine"]["id"] for r in rows}):
-        mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
-        if not mrows:
-            continue
-        ran = {r["cell_id"] for r in mrows}
-        defaults = any(c.default and c.id in ran for c in matrix.cells)
-        yield (
-            mid,
-            mrows,
-            Matrix(tuple(c for c in matrix.cells if c.id in ran or (defaults and c.default)), matrix.excluded),
-        )
 
 
 def transition(statuses: list[tuple[str, Cell]]) -> dict[str, Any]:
@@ -104,9 +84,10 @@ def build(
     commit: str | None,
 ) -> dict[str, Any]:
     """The summary of every machine's current rows, bisect records and upgrade paths."""
-    compat = [s for s in scens if s.handler not in ("upgrade",) and not s.timed]
-    timed = [s for s in scens if s.timed]
-    upgrades = [s for s in scens if s.handler == "upgrade"]
+    compat = [s for s in scens if sections.of(s).GRID]
+    listed = compat + [s for s in scens if not sections.of(s).GRID and sections.of(s).LISTED]
+    others = [s for s in scens if not sections.of(s).GRID]
+    apart = {s.id for s in scens if sections.of(s).APART}
     out: dict[str, Any] = {
         "schema_version": SUMMARY_VERSION,
         "generated": {
@@ -123,7 +104,7 @@ def build(
                 "scenario_title": s.title,
                 "params": dict(c.params),
             }
-            for s in compat + timed
+            for s in listed
             for c in s.cases()
         },
         "machines": [],
@@ -143,7 +124,7 @@ def build(
     }
     sources: dict[str, int] = {}
     for mid, mrows, shown in machine_views(rows, matrix):
-        plain = [r for r in mrows if r["scenario"] not in {s.id for s in upgrades}]
+        plain = [r for r in mrows if r["scenario"] not in apart]
         started = sorted(r["started_at"] for r in plain) or [None]
         out["machines"].append(
             {
@@ -176,55 +157,11 @@ def build(
                             "fixed_in": rec["first_release"] if rec else None,
                         }
                     )
-        for scen in upgrades:
-            df = upgrade_report.frame(mrows, shown, scen)
-            for (saver, loader), grp in df.groupby(["saved_by", "loaded_by"], sort=False):
-                by_text: dict[str, list[int]] = {}
-                for src, text in zip(grp["source"], grp["text"], strict=True):
-                    by_text.setdefault(str(text), []).append(sources.setdefault(str(src), len(sources)))
-                out["upgrade"]["pairs"].append(
-                    {"machine": mid, "saved_by": str(saver), "loaded_by": str(loader), "entries": by_text}
-                )
-        for scen in timed:
-            out["latency"] += latency_entries(mid, plain, scen, shown)
+        view = View(mid, mrows, plain, shown, grid, ran, scens)
+        for scen in others:  # the kinds without entries add their own part (upgrade pairs, latency)
+            sections.of(scen).summarize(out, view, scen, sources)
     out["upgrade"]["sources"] = list(sources)
     return out
-
-
-def latency_entries(mid: str, rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> list[dict[str, Any]]:
-    """Each current latency row's corrected milliseconds, CI, masked/unmasked ratio and stability."""
-    df = latency_report.frame(rows, scen, matrix, fresh.current)
-    if df.empty:
-        return []
-    by = df.set_index(["device", "cell", "case"])["median_ms"]
-    started = {(r["device"], r["cell_id"], r["case_id"]): r["started_at"] for r in rows if r["scenario"] == scen.id}
-    out = []
-    for rec in df.to_dict("records"):
-        ratio = None
-        if rec["case"].endswith(":masked:predict_on_batch"):
-            other = (rec["device"], rec["cell"], rec["case"].replace(":masked:", ":unmasked:"))
-            den = by.get(other)
-            if den is not None and pd.notna(den) and pd.notna(rec["median_ms"]):
-                ratio = float(rec["median_ms"] / den)
-        ci = [rec["ci_low_ms"], rec["ci_high_ms"]]
-        out.append(
-            {
-                "machine": mid,
-                "device": str(rec["device"]),
-                "cell_id": str(rec["cell"]),
-                "case": caseids.key(scen.id, str(rec["case"])),
-                "ms": _num(rec["median_ms"]),
-                "ci_ms": [float(v) for v in ci] if all(_num(v) is not None for v in ci) else None,
-                "masked_over_unmasked": ratio,
-                "unstable": latency_report.unstable(rec),
-                "measured_at": started.get((rec["device"], rec["cell"], rec["case"])),
-            }
-        )
-    return out
-
-
-def _num(v: Any) -> float | None:
-    return None if v is None or pd.isna(v) else float(v)
 
 
 def _describe(m: dict[str, Any]) -> str:

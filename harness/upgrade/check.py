@@ -25,7 +25,7 @@ from harness import rewrite, signature
 from harness.decl import handlers
 from harness.decl.advisories import Entry
 from harness.decl.cells import Cell, Matrix
-from harness.readers.report import cell_order
+from harness.readers.model import cell_order
 from harness.runner import envs
 from harness.runner.child import Launch, Session
 from harness.runner.sandbox import Limits, Sandbox

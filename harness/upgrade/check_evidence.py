@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.decl.cells import Cell, Matrix
-from harness.readers.report import cell_order
+from harness.readers.model import cell_order
+from harness.readers.sections import upgrade_paths
 from harness.upgrade.inspect import Inspection
 
 OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-masking case that measures it
@@ -40,22 +41,16 @@ def matrix_rows(results: Path) -> list[dict[str, Any]]:
 
 
 def _loaders(df: Any, savers: list[Cell], matrix: Matrix) -> str:
-    from harness.readers import upgrade_report
-
-    good, bad = upgrade_report._ok_loaders(df, savers, matrix)
-    return (
-        f"loads and predicts the same on {upgrade_report._runs_label(good)}; not on {upgrade_report._runs_label(bad)}"
-    )
+    good, bad = upgrade_paths.ok_loaders(df, savers, matrix)
+    return f"loads and predicts the same on {upgrade_paths.runs_label(good)}; not on {upgrade_paths.runs_label(bad)}"
 
 
 def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgrade: Any) -> dict[str, str]:
     """What the matrix's own rows say: about files this release saves, and about each finding's kind."""
-    from harness.readers import upgrade_report
-
     said: dict[str, str] = {}
     if upgrade is None or not rows:
         return said
-    df = upgrade_report.frame(rows, matrix, upgrade)
+    df = upgrade_paths.frame(rows, matrix, upgrade)
     same = [c for c in matrix.cells if insp.keras_version and insp.keras_version in (c.keras, c.tf_keras)]
     fmt = _fmt(insp)
     if same and not df.empty:
@@ -86,7 +81,7 @@ def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgra
             own = sub[sub["saved_by"] == sub["loaded_by"]]
             broken = sorted({str(s) for s, t in zip(own["saved_by"], own["text"], strict=True) if t != "ok"})
             said["tagged-value"] = f"in the matrix, `{source}` fails after a round trip in its own release on " + (
-                upgrade_report._runs_label(sorted((matrix.get(b) for b in broken), key=cell_order))
+                upgrade_paths.runs_label(sorted((matrix.get(b) for b in broken), key=cell_order))
                 if broken
                 else "no release"
             )

@@ -12,12 +12,14 @@ pytest.importorskip("matplotlib")
 
 from harness.decl.cells import Matrix  # noqa: E402
 from harness.decl.scenarios import Scenario  # noqa: E402
-from harness.readers import report  # noqa: E402
+from harness.readers import model, publish  # noqa: E402
+from harness.readers import pages as page_parts  # noqa: E402
+from harness.readers.sections import cases  # noqa: E402
 
 
 def render(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path) -> str:
     out = tmp_path / "report.md"
-    report.write(rows, matrix, scens, out, tmp_path / "plots", summary_path=tmp_path / "summary.json")
+    publish.write(rows, matrix, scens, out, tmp_path / "plots", summary_path=tmp_path / "summary.json")
     return out.read_text()
 
 
@@ -39,13 +41,13 @@ def only(scens: list[Scenario], scenario_id: str) -> list[Scenario]:
 def test_table_shows_outcome_or_failing_stage(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    grid = report.entries(stored_rows, matrix, scens)
-    table = report.compat_table(grid, matrix, only(scens, "masking-lstm"))
-    assert list(table.index) == sorted(table.index, key=lambda c: report.cell_order(matrix.get(c)))
+    grid = model.entries(stored_rows, matrix, scens)
+    table = cases.compat_table(grid, matrix, only(scens, "masking-lstm"))
+    assert list(table.index) == sorted(table.index, key=lambda c: model.cell_order(matrix.get(c)))
     seed_rows = [r for r in stored_rows if r["scenario"] == "masking-lstm"]
     for row in seed_rows:
         entry = table.loc[row["cell_id"], f"masking-lstm/{row['case_id']}"]
-        expected = "ok" if row["outcome"] == "ok" else f"{report.MARKS[row['outcome']]} {row['failed_stage']}"
+        expected = "ok" if row["outcome"] == "ok" else f"{model.MARKS[row['outcome']]} {row['failed_stage']}"
         assert entry.text == expected
     assert table.loc["tf2.17.1-keras3.2.1", "masking-lstm/list:.keras"].text == "not run"
 
@@ -53,16 +55,16 @@ def test_table_shows_outcome_or_failing_stage(
 def test_subset_scenarios_list_only_their_cells(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    grid = report.entries(stored_rows, matrix, scens)
+    grid = model.entries(stored_rows, matrix, scens)
     breadth = only(scens, "rnn-breadth")[0]
-    table = report.compat_table(grid, matrix, [breadth])
+    table = cases.compat_table(grid, matrix, [breadth])
     assert set(table.index) == {c.id for c in matrix.cells if breadth.applies_to(c.id, c.tags)}
 
 
 def test_stale_rows_are_not_claimed(stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> None:
     rows = [dict(r) for r in stored_rows]
     rows[0]["scenario_hash"] = "0ld0ld0ld0ld"
-    grid = report.entries(rows, matrix, scens)
+    grid = model.entries(rows, matrix, scens)
     assert grid[(rows[0]["cell_id"], f"{rows[0]['scenario']}/{rows[0]['case_id']}")].status == "stale"
 
 
@@ -84,10 +86,10 @@ def test_report_answers_first_and_pages_hold_the_evidence(
     assert (tmp_path / "plots" / f"masking-lstm-{machine}.png").stat().st_size > 1000
     for r in stored_rows:  # every entry, not only the red ones, has a command that pins the recorded packages
         key = f"{r['scenario']}/{r['case_id']}"
-        command = report.reproduce(r["cell_id"], key, r)
+        command = model.reproduce(r["cell_id"], key, r)
         assert all(f"{k}=={v}" in command for k, v in r["packages"].items())
         assert command in got[f"{r['scenario']}-{machine}.md"], command
-    sigs = report.sig_numbers(stored_rows, matrix)
+    sigs = page_parts.sig_numbers(stored_rows, matrix)
     for r in stored_rows:
         if r["outcome"] in ("fail", "mismatch"):
             link = f"(machine-{machine}.md#sig-{sigs[r['error_signature']]})"
@@ -100,8 +102,8 @@ def test_report_answers_first_and_pages_hold_the_evidence(
 def test_findings_name_the_failing_stage(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    table = report.compat_table(report.entries(stored_rows, matrix, scens), matrix, only(scens, "masking-lstm"))
-    lines = report.findings(table, matrix)
+    table = cases.compat_table(model.entries(stored_rows, matrix, scens), matrix, only(scens, "masking-lstm"))
+    lines = cases.findings(table, matrix)
     tensor = next(x for x in lines if x.startswith("`tensor-float64:.keras`"))
     assert "Keras 2 (tf.keras): **fails** at `build`" in tensor
     assert "**fails** at `predict_after_load` on Keras 3.1.1 + TF 2.16.2" in tensor
@@ -110,14 +112,14 @@ def test_findings_name_the_failing_stage(
 def test_fix_summary_says_where_each_route_holds(
     stored_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]
 ) -> None:
-    table = report.compat_table(report.entries(stored_rows, matrix, scens), matrix, only(scens, "workarounds"))
-    summary = report.summary_table(table, matrix)
+    table = cases.compat_table(model.entries(stored_rows, matrix, scens), matrix, only(scens, "workarounds"))
+    summary = cases.summary_table(table, matrix)
     assert "custom-layer:tensor-float64:.keras" in summary.index
     assert summary.loc["savedmodel:tensor-float64:savedmodel", "Keras 3, jax backend"] == "skip (all 1)"
 
 
 def test_signatures_group_across_cells(stored_rows: list[dict[str, Any]], matrix: Matrix) -> None:
-    sigs = report.signatures(stored_rows, matrix)
+    sigs = page_parts.signatures(stored_rows, matrix)
     failing = [r for r in stored_rows if r["error_signature"] and r["outcome"] != "skip"]
     assert sigs["rows"].sum() == len(failing)
     assert sigs["signature"].is_unique

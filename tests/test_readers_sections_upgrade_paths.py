@@ -9,7 +9,7 @@ import pandas as pd
 
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import upgrade_report
+from harness.readers.sections import upgrade_paths
 from harness.store import files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ TENSOR = "masking-lstm/tensor-float64:.keras"
 
 def committed(matrix: Matrix, scens: list[Scenario]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = [r for r in files.read_all(ROOT / "results") if r["scenario"] == "upgrade"]
-    return upgrade_report.frame(rows, matrix, next(s for s in scens if s.handler == "upgrade"))
+    return upgrade_paths.frame(rows, matrix, next(s for s in scens if s.handler == "upgrade"))
 
 
 def test_the_committed_rows_cover_every_triple(matrix: Matrix, scens: list[Scenario]) -> None:
@@ -34,7 +34,7 @@ def test_the_committed_rows_cover_every_triple(matrix: Matrix, scens: list[Scena
 def test_the_table_collapses_savers_and_loaders_that_behave_alike(matrix: Matrix, scens: list[Scenario]) -> None:
     df = committed(matrix, scens)
     tensor = df[df["source"] == TENSOR]
-    rows, cols, grid = upgrade_report.collapse(tensor, matrix)
+    rows, cols, grid = upgrade_paths.collapse(tensor, matrix)
     assert sum(len(r) for r in rows) == tensor["saved_by"].nunique()
     assert sum(len(c) for c in cols) == tensor["loaded_by"].nunique()
     assert len(rows) < tensor["saved_by"].nunique() and len(cols) < tensor["loaded_by"].nunique()
@@ -48,11 +48,11 @@ def test_the_table_collapses_savers_and_loaders_that_behave_alike(matrix: Matrix
 def test_kinds_of_upgrade_and_the_answers(matrix: Matrix, scens: list[Scenario]) -> None:
     df = committed(matrix, scens)
     by = {c.id: c for c in matrix.cells}
-    assert upgrade_report.transition(by["tf2.15.1-keras2.15.0"], by["tf2.21.0-keras3.15.1"]) == "Keras 2 → Keras 3"
-    assert upgrade_report.transition(by["tf2.16.2-keras3.0.5"], by["tf2.19.1-keras3.9.2"]) == "Keras 3 → newer Keras 3"
-    assert upgrade_report.transition(by["tf2.21.0-keras3.15.1"], by["tf2.16.2-keras3.0.5"]) == "Keras 3 → older Keras 3"
-    table = upgrade_report.routes(df, matrix)
+    assert upgrade_paths.transition(by["tf2.15.1-keras2.15.0"], by["tf2.21.0-keras3.15.1"]) == "Keras 2 → Keras 3"
+    assert upgrade_paths.transition(by["tf2.16.2-keras3.0.5"], by["tf2.19.1-keras3.9.2"]) == "Keras 3 → newer Keras 3"
+    assert upgrade_paths.transition(by["tf2.21.0-keras3.15.1"], by["tf2.16.2-keras3.0.5"]) == "Keras 3 → older Keras 3"
+    table = upgrade_paths.routes(df, matrix)
     assert TENSOR in table.index and "Keras 3 → newer Keras 3" in table.columns
-    answers = "\n".join(upgrade_report.answers(df, matrix))
+    answers = "\n".join(upgrade_paths.answers(df, matrix))
     assert "saved by the releases that cannot run it after loading themselves" in answers
     assert "does not carry a Keras 2 `.keras` file into Keras 3" in answers

@@ -9,10 +9,20 @@ from typing import Any
 import pandas as pd
 
 from harness import stats
+from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
+from harness.readers.model import View, cell_order, is_current
+from harness.readers.pages import Pages
+from harness.store import fresh
+
+GRID = False  # timings, not entries
+LISTED = True  # its cases are listed in the summary
+APART = False
+
 
 MASKED = "lstm:masked:predict_on_batch"
+
 RATIOS = {
     "LSTM masked / unmasked": ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch"),
     "GRU masked / unmasked": ("gru:masked:predict_on_batch", "gru:unmasked:predict_on_batch"),
@@ -20,6 +30,7 @@ RATIOS = {
     "LSTM reloaded / masked": ("lstm:reloaded:predict_on_batch", "lstm:masked:predict_on_batch"),
     "LSTM call / predict_on_batch": ("lstm:masked:call", "lstm:masked:predict_on_batch"),
 }
+
 PLOTTED = {
     "lstm:masked:predict_on_batch": "masked",
     "lstm:unmasked:predict_on_batch": "unmasked",
@@ -257,3 +268,64 @@ def section(
             out += [f"- `{r.cell}` `{r.case}`: {'; '.join(r.warnings)}" for r in warned.itertuples()]
             out += ["", "</details>", ""]
     return out
+
+
+def latency_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages: Pages, plots: Path) -> str:
+    """The latency of one machine: tables, plots, and how to rerun a cell's timing."""
+    ordered = sorted(matrix.cells, key=cell_order)
+    body = section(rows, scen, matrix, ordered, is_current, plots, pages.dir, pages.machine_id)
+    out = [f"# {scen.title} (`{scen.id}`) on `{pages.machine_id}`", "", "[← report](../report.md)", "", *body[2:]]
+    out += [
+        "",
+        "Reproduce any entry: `nox -s bench -- --cell CELL --case CASE --fresh` times it again beside nothing else "
+        "(`nox -s bench -- --fresh` times every cell, rounds interleaved, which is what makes them comparable).",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def page(view: View, scen: Scenario, pages: Pages, plots: Path, sigs: dict[str, int]) -> str | None:
+    """The machine's latency page (None where the machine timed nothing)."""
+    if scen.id not in view.ran:
+        return None
+    return latency_page(view.plain, scen, view.shown, pages, plots)
+
+
+def latency_entries(mid: str, rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> list[dict[str, Any]]:
+    """Each current latency row's corrected milliseconds, CI, masked/unmasked ratio and stability."""
+    df = frame(rows, scen, matrix, fresh.current)
+    if df.empty:
+        return []
+    by = df.set_index(["device", "cell", "case"])["median_ms"]
+    started = {(r["device"], r["cell_id"], r["case_id"]): r["started_at"] for r in rows if r["scenario"] == scen.id}
+    out = []
+    for rec in df.to_dict("records"):
+        ratio = None
+        if rec["case"].endswith(":masked:predict_on_batch"):
+            other = (rec["device"], rec["cell"], rec["case"].replace(":masked:", ":unmasked:"))
+            den = by.get(other)
+            if den is not None and pd.notna(den) and pd.notna(rec["median_ms"]):
+                ratio = float(rec["median_ms"] / den)
+        ci = [rec["ci_low_ms"], rec["ci_high_ms"]]
+        out.append(
+            {
+                "machine": mid,
+                "device": str(rec["device"]),
+                "cell_id": str(rec["cell"]),
+                "case": caseids.key(scen.id, str(rec["case"])),
+                "ms": _num(rec["median_ms"]),
+                "ci_ms": [float(v) for v in ci] if all(_num(v) is not None for v in ci) else None,
+                "masked_over_unmasked": ratio,
+                "unstable": unstable(rec),
+                "measured_at": started.get((rec["device"], rec["cell"], rec["case"])),
+            }
+        )
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def summarize(out: dict[str, Any], view: View, scen: Scenario, sources: dict[str, int]) -> None:
+    """The machine's latency entries in the summary."""
+    out["latency"] += latency_entries(view.machine_id, view.plain, scen, view.shown)

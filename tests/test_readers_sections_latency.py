@@ -8,7 +8,8 @@ from typing import Any
 
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import latency_report, report
+from harness.readers import model, publish
+from harness.readers.sections import latency
 
 MASKED = "lstm:masked:predict_on_batch"
 
@@ -20,9 +21,9 @@ def latency_scenario(scens: list[Scenario]) -> Scenario:
 def tables_of(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> tuple[Any, list[str], Any, Any]:
     """(the frame, the cells in version order, medians, ratios) of stored latency rows."""
     scen = latency_scenario(scens)
-    df = latency_report.frame(rows, scen, matrix, lambda *a: True)
-    order = [c.id for c in sorted(matrix.cells, key=report.cell_order)]
-    medians, ratios = latency_report.tables(df, order, scen)
+    df = latency.frame(rows, scen, matrix, lambda *a: True)
+    order = [c.id for c in sorted(matrix.cells, key=model.cell_order)]
+    medians, ratios = latency.tables(df, order, scen)
     return df, order, medians, ratios
 
 
@@ -45,8 +46,8 @@ def test_section_separates_devices_and_draws_a_plot(
     other = copy.deepcopy([r for r in latency_rows if r["cell_id"] == "jax0.10.2-keras3.15.1"])
     for r in other:
         r["device"] = "gpu:Test"
-    order = sorted(matrix.cells, key=report.cell_order)
-    lines = latency_report.section(latency_rows + other, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m")
+    order = sorted(matrix.cells, key=model.cell_order)
+    lines = latency.section(latency_rows + other, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m")
     text = "\n".join(lines)
     assert "#### Device: cpu" in text and "#### Device: gpu:Test" in text
     assert text.index("#### Device: cpu") < text.index("#### Device: gpu:Test")
@@ -62,7 +63,7 @@ def test_stale_and_missing_rows_are_not_shown_as_measured(
     for r in rows:
         if r["cell_id"] == "tf2.21.0-keras3.15.1":
             r["scenario_hash"] = "000000000000"
-    report.write(rows, matrix, scens, tmp_path / "report.md", tmp_path / "plots", summary_path=tmp_path / "s.json")
+    publish.write(rows, matrix, scens, tmp_path / "report.md", tmp_path / "plots", summary_path=tmp_path / "s.json")
     section = (tmp_path / "report" / f"latency-{rows[0]['machine']['id']}.md").read_text()
     assert "Not timed (no current row)" in section and "`tf2.21.0-keras3.15.1`" in section.split("####")[0]
     assert "tf2.21.0-keras3.15.1 " not in section.split("Ratios of medians")[1].split("<details>")[0]
@@ -72,16 +73,16 @@ def test_rows_of_different_bench_runs_are_named_as_such(
     latency_rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario], tmp_path: Path
 ) -> None:
     scen = latency_scenario(scens)
-    order = sorted(matrix.cells, key=report.cell_order)
+    order = sorted(matrix.cells, key=model.cell_order)
     one = copy.deepcopy(latency_rows)
     for r in one:
         r["run_id"] = "m@2026-11-29T10:00:00Z"
-    text = "\n".join(latency_report.section(one, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m"))
+    text = "\n".join(latency.section(one, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m"))
     assert "separate bench runs" not in text
     for r in one:
         if r["cell_id"] == "jax0.10.2-keras3.15.1":
             r["run_id"] = "m@2026-11-30T09:00:00Z"
-    text = "\n".join(latency_report.section(one, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m"))
+    text = "\n".join(latency.section(one, scen, matrix, order, lambda *a: True, tmp_path, tmp_path, "m"))
     assert "**These rows come from 2 separate bench runs**" in text
     assert "`m@2026-11-30T09:00:00Z`: 1 cells (jax0.10.2-keras3.15.1)" in text
 
@@ -96,7 +97,7 @@ def test_the_warning_mark_follows_the_figures_own_interval(
         if rec["median_ms"] != rec["median_ms"]:  # no figure (a failed case): nothing to mark
             continue
         width = rec["ci_high_ms"] - rec["ci_low_ms"]
-        wide = width != width or width / rec["median_ms"] > latency_report.UNSTABLE  # NaN: no interval at all
+        wide = width != width or width / rec["median_ms"] > latency.UNSTABLE  # NaN: no interval at all
         assert ("⚠" in medians.loc[cell, case]) == bool(wide), (cell, case)
         marks += bool(wide)
     assert 0 < marks < len(by)  # these rows hold both kinds: the mark tells them apart

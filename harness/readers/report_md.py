@@ -11,8 +11,10 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import bisects, upgrade_report
-from harness.readers.report import GLOSSARY, Entry, compat_table, findings, summary_table
+from harness.readers import bisects
+from harness.readers.model import GLOSSARY, View
+from harness.readers.sections import upgrade_paths
+from harness.readers.sections.cases import compat_table, findings, summary_table
 
 SEED = "masking-lstm"
 SEED_FILE = "masking-lstm/tensor-float64:.keras"
@@ -29,6 +31,7 @@ ROUTE_FILES = {
     "none (the plain tensor file)": (SEED_FILE, "masking-lstm/tensor-float32:.keras"),
 }
 BACKENDS = ("tensorflow", "jax", "torch")
+UPGRADE = "upgrade"  # the handler of the upgrade paths, whose frame answers question 1
 
 
 def _link(page: Path, root: Path, anchor: str = "") -> str:
@@ -54,7 +57,7 @@ def route_table(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
             pick = [
                 t == "ok"
                 for s, ld, t in zip(sub["saved_by"], sub["loaded_by"], sub["text"], strict=True)
-                if upgrade_report.transition(cells[str(s)], cells[str(ld)]) == kind
+                if upgrade_paths.transition(cells[str(s)], cells[str(ld)]) == kind
             ]
             rec[kind] = f"{sum(pick)}/{len(pick)}" if pick else "—"
         fails = sub.loc[sub["text"] != "ok", "text"].value_counts()
@@ -71,7 +74,7 @@ def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
     """Which of the seed's and the workarounds' files saved by Keras 2 (or tf-keras) a Keras 3 cell loads."""
     cells = {c.id: c for c in matrix.cells}
     mine = df[df["source"].str.startswith(("masking-lstm/", "workarounds/")) & (df["text"] != "not saved")]
-    kinds = [upgrade_report.transition(cells[str(s)], cells[str(ld)]) for s, ld in zip(mine["saved_by"],
+    kinds = [upgrade_paths.transition(cells[str(s)], cells[str(ld)]) for s, ld in zip(mine["saved_by"],
              mine["loaded_by"], strict=True)]  # fmt: skip
     pairs = mine[[k in ("Keras 2 → Keras 3", "tf-keras → Keras 3") for k in kinds]]
     if pairs.empty:
@@ -200,10 +203,9 @@ def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any
 
 def render(
     data: dict[str, Any],
-    views: dict[str, tuple[Matrix, dict[tuple[str, str], Entry]]],
+    views: dict[str, View],
     matrix: Matrix,
     scens: list[Scenario],
-    upgrades: dict[str, pd.DataFrame],
     records: list[dict[str, Any]],
     index: list[tuple[str, str, Path]],
     root: Path,
@@ -224,7 +226,7 @@ def render(
     mid = primary(data)
     if mid is None:
         return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", ""])
-    shown, grid = views[mid]
+    shown, grid = views[mid].shown, views[mid].grid
     seed = [s for s in scens if s.id == SEED]
     seed_table = compat_table(grid, shown, seed)
     pages = {(m, title): page for m, title, page in index}
@@ -237,9 +239,9 @@ def render(
             grid_ok[route] = f"ok in {states.count('ok')} of {len(states)} (cell, case) entries"
     out += ["", "## Answers", "", f"From the rows of `{mid}` unless a line names another machine.", ""]
     out += ["### 1. My model was saved with one release. Will it load and predict the same on another?", ""]
-    df = upgrades.get(mid)
+    df = views[mid].frames.get(UPGRADE)  # left there by the upgrade-paths section
     if df is not None:
-        out += [f"- {line}" for line in upgrade_report.answers(df, shown)]
+        out += [f"- {line}" for line in upgrade_paths.answers(df, shown)]
         k2 = keras2_answer(df, shown)
         out += [f"- {k2}"] if k2 else []
         tensor = df[df["source"] == SEED_FILE]
@@ -249,7 +251,7 @@ def render(
                 "A `.keras` file with a float64 tensor `mask_value` (the seed case), saved by (rows) and loaded by "
                 "(columns); alike neighbours merged into ranges:",
                 "",
-                upgrade_report.table(tensor, shown),
+                upgrade_paths.table(tensor, shown),
             ]
         if upgrade_page:
             out += [

@@ -12,6 +12,7 @@ Three views, each computed from the upgrade rows alone:
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,10 +20,17 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.report import MARKS, cell_order
+from harness.readers.model import MARKS, View, cell_order
+from harness.readers.pages import Pages
 from harness.store import fresh
 
+GRID = False  # its entries are pairs of cells, told on its own page
+LISTED = False  # its cases are files of other cases
+APART = True  # its rows are not the machine's plain rows
+
+
 SEED = "masking-lstm"
+
 TENSOR_FILES = (  # the seed's tensor-mask file and each workaround route's artifact for it
     "masking-lstm/tensor-float64:.keras",
     "workarounds/custom-layer:tensor-float64:.keras",
@@ -32,6 +40,7 @@ TENSOR_FILES = (  # the seed's tensor-mask file and each workaround route's arti
     "workarounds/weights-only:tensor-float64:.weights.h5",
     "workarounds/repair:tensor-float64:.keras",
 )
+
 TRANSITIONS = (
     "Keras 2 → Keras 3",
     "tf-keras → Keras 3",
@@ -153,7 +162,7 @@ def routes(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
     return pd.DataFrame.from_dict(out, orient="index", columns=list(TRANSITIONS))
 
 
-def _ok_loaders(df: pd.DataFrame, savers: list[Cell], matrix: Matrix) -> tuple[list[Cell], list[Cell]]:
+def ok_loaders(df: pd.DataFrame, savers: list[Cell], matrix: Matrix) -> tuple[list[Cell], list[Cell]]:
     """Loaders where every one of these savers' files loads and predicts the same, and the rest."""
     cells = {c.id: c for c in matrix.cells}
     ids = {c.id for c in savers}
@@ -163,7 +172,7 @@ def _ok_loaders(df: pd.DataFrame, savers: list[Cell], matrix: Matrix) -> tuple[l
     return [c for c in ordered if good[c.id]], [c for c in ordered if not good[c.id]]
 
 
-def _runs_label(cells: list[Cell]) -> str:
+def runs_label(cells: list[Cell]) -> str:
     """Cells in version order, consecutive ones of a family as one range."""
     return "; ".join(label(list(g)) for _, g in itertools.groupby(cells, key=family)) or "none"
 
@@ -178,11 +187,11 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
         affected = sorted((cells[str(r.saved_by)] for r in own.itertuples() if r.text not in ("ok", "not saved")),
                           key=cell_order)  # fmt: skip
         if affected:
-            good, bad = _ok_loaders(tensor, affected, matrix)
+            good, bad = ok_loaders(tensor, affected, matrix)
             out.append(
                 f"A `.keras` file with a float64 tensor `mask_value` saved by the releases that cannot run it after "
-                f"loading themselves ({_runs_label(affected)}) loads and predicts the same on {_runs_label(good)}; "
-                f"it does not on {_runs_label(bad)}."
+                f"loading themselves ({runs_label(affected)}) loads and predicts the same on {runs_label(good)}; "
+                f"it does not on {runs_label(bad)}."
             )
     for fmt in (".keras", ".h5"):
         lst = df[(df["source"] == f"{SEED}/list:{fmt}") & (df["text"] != "not saved")]
@@ -248,3 +257,24 @@ def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine
     for source in sorted(set(df["source"]), key=lambda k: order.get(k, len(order))):
         out += [f"## `{source}`", "", table(df[df["source"] == source], matrix), ""]
     return "\n".join(out)
+
+
+def page(view: View, scen: Scenario, pages: Pages, plots: Path, sigs: dict[str, int]) -> str | None:
+    """The machine's upgrade-paths page (None where it loaded nothing); its frame is left for the answers."""
+    df = frame(view.rows, view.shown, scen)
+    if df.empty:
+        return None
+    view.frames[scen.handler] = df
+    return detail_page(df, view.shown, view.scens, view.machine_id)
+
+
+def summarize(out: dict[str, Any], view: View, scen: Scenario, sources: dict[str, int]) -> None:
+    """Every (saving, loading) pair of the machine in the summary, its sources numbered across machines."""
+    df = frame(view.rows, view.shown, scen)
+    for (saver, loader), grp in df.groupby(["saved_by", "loaded_by"], sort=False):
+        by_text: dict[str, list[int]] = {}
+        for src, text in zip(grp["source"], grp["text"], strict=True):
+            by_text.setdefault(str(text), []).append(sources.setdefault(str(src), len(sources)))
+        out["upgrade"]["pairs"].append(
+            {"machine": view.machine_id, "saved_by": str(saver), "loaded_by": str(loader), "entries": by_text}
+        )

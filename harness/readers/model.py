@@ -1,0 +1,227 @@
+"""The one vocabulary every reader shares: the order and labels of cells, the entries of a machine's grid and
+their marks, the glossary, the command that reruns an entry, and a machine's view of the rows."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from harness.decl import caseids
+from harness.decl.cells import Cell, Matrix
+from harness.decl.scenarios import Scenario
+from harness.store import fresh
+
+FLAVOR_ORDER = {"keras2": 0, "tf_keras": 1, "keras3": 2}
+
+BACKEND_ORDER = {"tensorflow": 0, "jax": 1, "torch": 2}
+
+# Table entry -> heat-map colour; stage names follow the mark for failing entries.
+MARKS = {"ok": "ok", "fail": "✗", "mismatch": "≠", "crash": "crash", "timeout": "timeout", "skip": "skip"}
+
+COLOURS = {  # Okabe-Ito: told apart with every common colour-vision deficiency
+    "ok": "#009E73",
+    "fail": "#D55E00",
+    "mismatch": "#E69F00",
+    "crash": "#CC79A7",
+    "timeout": "#56B4E9",
+    "skip": "#BBBBBB",
+    "stale": "#F0E442",
+    "not run": "#FFFFFF",
+}
+
+
+def vkey(version: str | None) -> tuple[int, ...]:
+    if not version:
+        return (999,)
+    out = []
+    for part in version.split("+")[0].split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def cell_order(cell: Cell) -> tuple[Any, ...]:
+    """Version order: backend, then Keras flavor, then Keras version, then TensorFlow version."""
+    return (
+        BACKEND_ORDER.get(cell.backend, 9),
+        FLAVOR_ORDER.get(cell.flavor, 9),
+        vkey(cell.tf_keras or cell.keras) if cell.flavor != "keras2" else vkey(cell.tensorflow),
+        vkey(cell.tensorflow),
+        vkey(cell.python),
+    )
+
+
+def group_of(cell: Cell) -> str:
+    """The family a finding speaks about."""
+    if cell.flavor == "keras2":
+        return "Keras 2 (tf.keras)"
+    if cell.flavor == "tf_keras":
+        return "Keras 2 via tf-keras"
+    return f"Keras 3, {cell.backend} backend"
+
+
+def version_label(cell: Cell) -> str:
+    """How a finding names one cell within its family (Python too, for cells of the Python axis)."""
+    if cell.flavor == "keras2":
+        label = f"TF {cell.tensorflow}"
+    elif cell.flavor == "tf_keras":
+        label = f"TF {cell.tensorflow} + tf-keras {cell.tf_keras}"
+    else:
+        label = f"Keras {cell.keras}" + (f" + TF {cell.tensorflow}" if cell.tensorflow else "")
+    return label + (f" on Python {cell.python}" if "python-axis" in cell.roles else "")
+
+
+@dataclass
+class Entry:
+    """One table entry: what the data says about (cell, case)."""
+
+    status: str  # an outcome, "stale" or "not run"
+    stage: str | None
+    row: dict[str, Any] | None
+
+    @property
+    def text(self) -> str:
+        """The table's text for this entry."""
+        if self.status in ("ok", "stale", "not run", "skip"):
+            return self.status
+        return f"{MARKS[self.status]} {self.stage}" if self.stage else MARKS[self.status]
+
+
+def is_current(row: dict[str, Any], cell: Cell, scen: Scenario) -> bool:
+    return fresh.current(row, cell, scen)
+
+
+def entries(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> dict[tuple[str, str], Entry]:
+    """(cell id, scenario/case) -> Entry for every declared cell and case; gaps are `not run`."""
+    by_key = {(r["cell_id"], caseids.key(r["scenario"], r["case_id"])): r for r in rows}
+    scen_by_id = {s.id: s for s in scens}
+    cell_by_id = {c.id: c for c in matrix.cells}
+    out: dict[tuple[str, str], Entry] = {}
+    for cell in matrix.cells:
+        for scen in scens:
+            if not scen.applies_to(cell.id, cell.tags):
+                continue
+            for case in scen.cases():
+                key = (cell.id, caseids.key(scen.id, case.case_id))
+                row = by_key.get(key)
+                source = cell_by_id.get(case.params.get("saved_by", ""))
+                if row is None:
+                    out[key] = Entry("not run", None, None)
+                elif not fresh.current(row, cell, scen_by_id[scen.id], source):
+                    out[key] = Entry("stale", None, row)
+                else:
+                    out[key] = Entry(row["outcome"], row["failed_stage"], row)
+    return out
+
+
+def ranges(labels: list[str]) -> str:
+    if len(labels) == 1:
+        return labels[0]
+    return f"{labels[0]} … {labels[-1]} ({len(labels)} cells)" if len(labels) > 2 else f"{labels[0]}, {labels[1]}"
+
+
+Runs = list[tuple[str, list[str]]]
+
+
+def family_runs(column: pd.Series, matrix: Matrix) -> dict[str, Runs]:
+    """Per family, the column's entries as consecutive runs: [(entry text, [version labels]), ...]."""
+    by_id = {c.id: c for c in matrix.cells}
+    labelled: dict[str, list[tuple[str, str]]] = {}
+    for cell_id, entry in column.items():
+        cell = by_id[str(cell_id)]
+        labelled.setdefault(group_of(cell), []).append((entry.text, version_label(cell)))
+    return {
+        group: [(text, [label for _, label in run]) for text, run in itertools.groupby(items, key=lambda i: i[0])]
+        for group, items in labelled.items()
+    }
+
+
+def verdict_words(text: str) -> str:
+    if text == "ok":
+        return "**ok**"
+    if text in ("stale", "not run"):
+        return text
+    mark, _, stage = text.partition(" ")
+    word = {"✗": "fails", "≠": "gives different outputs", "crash": "crashes", "timeout": "times out"}.get(mark, mark)
+    return f"**{word}** at `{stage}`" if stage else f"**{word}**"
+
+
+LEGEND = (
+    "`ok`: every stage passed; `✗ stage`: failed at that stage; `≠ stage`: ran but outputs differ (after load, "
+    "or padded steps changed the output); `skip`: the route does not exist there; `crash` / `timeout`: the worker "
+    "died or hung there; `stale`: the stored row was measured by other code, scenario or pins; `not run`: no row."
+)
+
+GLOSSARY = {
+    "cell": "one pinned environment: Python, TensorFlow and/or Keras (or tf-keras) releases and a backend, "
+    "installed on its own (`cells/cells.toml`); its id names the pins, e.g. `tf2.19.1-keras3.8.0`.",
+    "case": "one declared combination of a scenario's parameters (`scenarios/*.toml`), e.g. "
+    "`masking-lstm/tensor-float64:.keras`: a float64 tensor `mask_value`, saved as `.keras`.",
+    "route": "a published way around the tensor `mask_value` problem, measured as its own case: `list` (a plain "
+    "list), `custom-layer` (a Masking subclass with a serializable config), `custom-objects` (plain Masking, "
+    "loaded with `custom_objects`), `savedmodel` (SavedModel / `export`), `weights-only` (weights into a "
+    "rebuilt model), `repair` (the file rewritten by `python -m harness repair`).",
+    "stage": "the step where a case stopped: build, predict, masking, save, repair, load, predict_after_load, "
+    "equivalence (outputs after load differ from before), masking_after_load.",
+    "floor": "the same LSTM computed with the backend's own primitives (no Keras layer): the least a masked "
+    "RNN can cost on that backend, so `Keras / floor` is Keras' overhead.",
+    "reference correction": "each timing sample is divided by a fixed pure-Python workload timed in the same "
+    "process around it, then converted back to milliseconds at the machine's fast-state speed; it removes "
+    "the machine's drift between processes (README, Latency).",
+    "⚠": "a latency figure whose own 95% confidence interval is wider than 20% of its median, or that has none.",
+    "stale": "a stored row measured by another version of the code that measures it, another scenario "
+    "declaration or other pins; `nox -s matrix` measures it again.",
+    "upgrade path": "a file one cell saved, loaded by another cell the way its route prescribes (safe mode on), "
+    "run and compared with the saving cell's outputs.",
+}
+
+
+def reproduce(cell_id: str, key: str, row: dict[str, Any] | None) -> str:
+    """The one command that reruns one entry with the packages its row recorded (GPU and latency: nox)."""
+    scen = caseids.split(key)[0]
+    if row is not None and str(row.get("device", "")).startswith("gpu"):
+        return f'nox -s matrix -- --cell {cell_id} --case "{key}" --fresh --device gpu'
+    if scen == "latency" or row is None or not row.get("packages"):
+        session = "bench" if scen == "latency" else "matrix"
+        return f'nox -s {session} -- --cell {cell_id} --case "{key}" --fresh'
+    pins = " ".join(f"--with {name}=={version}" for name, version in sorted(row["packages"].items()))
+    index = " --index https://download.pytorch.org/whl/cpu" if "+cpu" in " ".join(row["packages"].values()) else ""
+    return (
+        f"uv run --no-project --python {row['python']}{index} {pins} -- "
+        f'python -m harness run --cell {cell_id} --case "{key}" --fresh'
+    )
+
+
+def machine_views(rows: list[dict[str, Any]], matrix: Matrix) -> Iterator[tuple[str, list[dict[str, Any]], Matrix]]:
+    """Per machine: its rows of known cells and the cells it shows (its own, plus the defaults if it ran any)."""
+    known = {c.id for c in matrix.cells}
+    for mid in sorted({r["machine"]["id"] for r in rows}):
+        mrows = [r for r in rows if r["machine"]["id"] == mid and r["cell_id"] in known]
+        if not mrows:
+            continue
+        ran = {r["cell_id"] for r in mrows}
+        defaults = any(c.default and c.id in ran for c in matrix.cells)
+        yield (
+            mid,
+            mrows,
+            Matrix(tuple(c for c in matrix.cells if c.id in ran or (defaults and c.default)), matrix.excluded),
+        )
+
+
+@dataclass
+class View:
+    """One machine's rows as every section reads them: all of them, the plain ones (not kept apart by their
+    kind), the cells it shows, its grid of entries, and what sections leave for the answers (`frames`)."""
+
+    machine_id: str
+    rows: list[dict[str, Any]]
+    plain: list[dict[str, Any]]
+    shown: Matrix
+    grid: dict[tuple[str, str], Entry]
+    ran: set[str]
+    scens: list[Scenario]
+    frames: dict[str, Any] = field(default_factory=dict)
