@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.child import latency
-from harness.runner import bench
+from harness.runner import timing
 
 
 class FakeClock:
@@ -34,10 +34,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
 
 
 def test_thread_env_fixes_every_backend_or_nothing() -> None:
-    env = bench.thread_env(1)
+    env = timing.thread_env(1)
     assert env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"] == env["TF_NUM_INTEROP_THREADS"] == "1"
     assert "intra_op_parallelism_threads=1" in env["XLA_FLAGS"]
-    assert bench.thread_env(0) == {}
+    assert timing.thread_env(0) == {}
 
 
 def test_calibration_reaches_the_minimum_sample_time(clock: FakeClock) -> None:

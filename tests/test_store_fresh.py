@@ -17,8 +17,9 @@ import pytest
 
 from harness.decl import cells, handlers, scenarios
 from harness.decl.scenarios import Scenario
-from harness.runner import bench
-from harness.runner.matrix import Options, make_plan
+from harness.runner import timing
+from harness.runner.matrix import make_plan
+from harness.runner.run import Options
 from harness.store import files, fresh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def test_latency_from_a_machine_in_another_state_is_timed_again(
     tmp_path: Path, latency_rows: list[dict[str, Any]], matrix: cells.Matrix, scens: list[Scenario]
 ) -> None:
     """Rows whose recorded reference speed is 3x away from this machine's now: every cell is re-timed."""
-    now = bench.machine_speed_s()
+    now = timing.machine_speed_s()
     assert now is not None
     machine = latency_rows[0]["machine"]["id"]
     for factor in (3.0, 1 / 3):
@@ -134,18 +135,19 @@ def test_latency_from_a_machine_in_another_state_is_timed_again(
         for row in rows_at(latency_rows, now * factor):
             path = files.cell_path(results, machine, row["cell_id"])
             files.upsert(path, [row], [])
-        assert bench.speed_check(files.read_all(results), machine) is not None
+        assert timing.speed_check(files.read_all(results), machine) is not None
         chosen = [matrix.get(cid) for cid in sorted({r["cell_id"] for r in latency_rows})]
         plan = make_plan(chosen, {c.id: c for c in matrix.cells}, scens, results, machine, Options(parts=("latency",)))
-        assert plan.speed_note and plan.speed_note.startswith("this machine runs the reference loop")
-        assert {c.id for c, _ in plan.latency["latency"]} == {c.id for c in chosen} and not plan.latency_reused
+        timed = plan.parts["latency"]
+        assert timed.speed_note and timed.speed_note.startswith("this machine runs the reference loop")
+        assert {c.id for c, _ in timed.todo["latency"]} == {c.id for c in chosen} and not timed.reused
 
 
 def test_speed_check_needs_rows_of_this_python(latency_rows: list[dict[str, Any]]) -> None:
     rows = rows_at(latency_rows, 1.0)
     for row in rows:
         row["python"] = "2.7.18"
-    assert bench.speed_check(rows, rows[0]["machine"]["id"]) is None
+    assert timing.speed_check(rows, rows[0]["machine"]["id"]) is None
 
 
 @pytest.fixture()

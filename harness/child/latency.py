@@ -1,7 +1,7 @@
 """The `latency` handler: times masked-RNN inference, Keras variants and the framework floor, same weights.
 
 One request names the cases; the result holds the raw samples of every case. The parent
-(`harness.runner.bench`) starts one child per cell per round and computes the statistics.
+(`harness.runner.timing`) starts one child per cell per round and computes the statistics.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def _saved_file(
     upgrade: Scenario, case: Case, matrix: cells_mod.Matrix, scens: list[Scenario], results: Path, machine_id: str
 ) -> Any:
     """The saving cell's file an upgrade case names, from its current row (the loader axis' bisect)."""
-    from harness.runner import upgrade as loads
+    from harness.runner.parts import upgrade_paths as loads
 
     source_scen, source_case, saver_id = caseids.split_upgrade(case.case_id)
     saver = matrix.get(saver_id)

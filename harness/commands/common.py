@@ -13,8 +13,11 @@ from harness.decl import cells as cells_mod
 from harness.decl import scenarios
 from harness.errors import UserError
 from harness.runner import fingerprint
-from harness.runner.matrix import Options, Run, estimate, interpreters, make_plan, select_cells
-from harness.runner.progress import Progress, mmss
+from harness.runner.matrix import execute as run_matrix
+from harness.runner.matrix import select_cells
+from harness.runner.parts import names as part_names
+from harness.runner.progress import mmss
+from harness.runner.run import Options
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +30,7 @@ def need(command: str, *modules: str) -> None:
     if missing:
         raise UserError(
             f"`{command}` needs {', '.join(missing)}, not installed in {sys.executable}: run `nox -s {command}`, "
-            "or `pip install -r requirements/report.txt -r requirements/bench.txt`"
+            "or `pip install -r requirements/report.txt -r requirements/timing.txt`"
         )
 
 
@@ -92,7 +95,7 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     name = getattr(args, "command", "matrix")
-    need(name, "packaging", *(("numpy", "scipy") if "latency" in parts else ()))
+    need(name, "packaging", *(("numpy", "scipy") if "latency" in parts else ()))  # the latency part's statistics
     if report:
         need(name, "pandas", "matplotlib", "tabulate")
     time_limit = float(getattr(args, "time_limit", 0) or 0)
@@ -122,28 +125,18 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
         parts=parts,
     )
     all_cells = {c.id: c for c in matrix.cells}
-    plan = make_plan(chosen, all_cells, scens, args.results, machine["id"], opts)
-    est = estimate(plan, scens, opts, report)
-    progress = Progress("[matrix]", time.time(), est)
-    units = plan.units({s.id: s for s in scens})
-    progress.line(
-        f"{len(chosen)} cells on {machine['id']}: {units['compat']} cases, {units['latency']} timing processes and "
-        f"{units['crossload']} cross-load processes to run; the rest is current"
-    )
-    with interpreters(opts, chosen) as resolve:
-        run = Run(plan, {s.id: s for s in scens}, all_cells, args.results, machine, resolve, progress, opts)
-        summary = run.all()
-    if report:
+    t0 = time.time()
+
+    def render() -> str:
         from harness.readers.publish import render
 
-        est.begin("report", 1)
         command = getattr(args, "invoked_by", None) or "python -m harness matrix"
-        out = render(matrix, scens, args.results, bisect_dir=ROOT / "experiments" / "bisect", command=command)
-        est.end("report")
-        progress.line(f"report: {out}")
-    again = "nox -s matrix -- --fresh" if parts == ("compat", "latency", "crossload", "upgrade") else "--fresh"
+        return render(matrix, scens, args.results, bisect_dir=ROOT / "experiments" / "bisect", command=command)
+
+    summary = run_matrix(chosen, all_cells, scens, args.results, machine, opts, render if report else None)
+    again = "nox -s matrix -- --fresh" if set(parts) == set(part_names()) else "--fresh"
     print(
-        f"{summary.line() or 'nothing selected'}. Took {mmss(time.time() - progress.start)}; "
+        f"{summary.line() or 'nothing selected'}. Took {mmss(time.time() - t0)}; "
         f"to measure everything afresh: `{again}`.",
         flush=True,
     )

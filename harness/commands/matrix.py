@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from harness.commands import common
+from harness.runner.parts import names
 
 HELP = "measure what is not current in the selected cells: cases, latency, cross-load, upgrade paths; then the report"
-PARTS = ("compat", "latency", "crossload", "upgrade")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.selection(p)
     common.run_options(p)
     common.device(p)
-    p.add_argument("--part", action="append", choices=PARTS, help="only these parts (repeatable; default: all)")
+    p.add_argument("--part", action="append", choices=names(), help="only these parts (repeatable; default: all)")
     p.add_argument(
         "--wheels",
         type=Path,
@@ -36,5 +36,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Plan, run, summarise, report."""
-    parts = tuple(p for p in PARTS if p in args.part) if args.part else PARTS
+    parts = tuple(p for p in names() if p in args.part) if args.part else names()
     return common.execute(args, parts, report=not args.no_report)

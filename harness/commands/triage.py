@@ -11,8 +11,9 @@ from harness.decl import cells as cells_mod
 from harness.decl import scenarios
 from harness.errors import UserError
 from harness.runner import envs, fingerprint
-from harness.runner.matrix import Options, Run, interpreters, make_plan
+from harness.runner.matrix import interpreters, make_plan, measure
 from harness.runner.progress import Progress
+from harness.runner.run import Options, Run
 
 HELP = "FROM -> TO: cases that break or get fixed, significant latency changes (exit 1 regression, 2 bad input)"
 
@@ -45,7 +46,7 @@ def check_threshold(threshold: float) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the cells that lack current rows, compare outcomes, time latency paired; exit 1 on a regression."""
     common.need("triage", "pandas", "scipy", "tabulate", "packaging")
-    from harness.runner import bench
+    from harness.runner import timing
     from harness.upgrade import triage
 
     check_threshold(args.threshold)
@@ -65,12 +66,11 @@ def main(args: argparse.Namespace) -> int:
     all_cells = {c.id: c for c in matrix.cells}
     plan = make_plan(pair, all_cells, scens, args.results, machine["id"], opts)
     progress = Progress("[triage]", time.time())
-    for _, cell, todo in plan.compat:
+    for _, cell, todo in plan.parts["compat"].todo:
         progress.line(f"{cell.id}: {len(todo)} cases have no current row here; running them first")
     with interpreters(opts, pair) as resolve:
-        run = Run(plan, {s.id: s for s in scens}, all_cells, args.results, machine, resolve, progress, opts)
-        run.compat()
-        run.upgrade()
+        run = Run(pair, {s.id: s for s in scens}, all_cells, args.results, machine, resolve, progress, opts)
+        measure(run, plan)  # the cases first, then the files FROM saved loaded by TO
     a_rows = triage.current_rows(args.results, machine["id"], a, scens)
     diff = triage.outcome_diff(a_rows, triage.current_rows(args.results, machine["id"], b, scens))
     upgrade = triage.upgrade_diff(a_rows, triage.upgrade_rows(args.results, machine["id"], b, a, scens), a)
@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
             problems = envs.problems(cell, interp)
             if problems:
                 raise UserError(f"{cell.id}: its environment lacks its pins: {problems[0]}")
-            targets.append(bench.Target(cell, interp, cases))
+            targets.append(timing.Target(cell, interp, cases))
         progress.line(f"latency: {len(cases)} cases, {args.rounds} rounds of {a.id} and {b.id}, paired")
         paired = triage.measure_pairs((targets[0], targets[1]), scen, args.rounds, progress)
         latency = triage.latency_table(paired, args.threshold)

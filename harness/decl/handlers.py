@@ -34,19 +34,21 @@ class Handler:
 
 CASES = Handler(
     "cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare",
-    child="harness.child.cases", section="harness.readers.sections.cases",
+    child="harness.child.cases", part="harness.runner.parts.cases", section="harness.readers.sections.cases",
 )  # fmt: skip
 UPGRADE = Handler(
     "upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking",
-    child="harness.child.upgrade_paths", section="harness.readers.sections.upgrade_paths",
+    child="harness.child.upgrade_paths", part="harness.runner.parts.upgrade_paths",
+    section="harness.readers.sections.upgrade_paths",
 )  # fmt: skip
 LATENCY = Handler(
     "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop",
-    child="harness.child.latency", section="harness.readers.sections.latency",
+    child="harness.child.latency", part="harness.runner.parts.latency", section="harness.readers.sections.latency",
 )  # fmt: skip
 CROSSLOAD = Handler(
     "crossload", 1, "files saved in one cell, loaded, predicted and compared in another",
-    child="harness.child.crossload", section="harness.readers.sections.crossload",
+    child="harness.child.crossload", part="harness.runner.parts.crossload",
+    section="harness.readers.sections.crossload",
 )  # fmt: skip
 PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original", child="harness.child.prove")
 CHECK = Handler(

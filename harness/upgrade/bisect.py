@@ -23,8 +23,8 @@ from harness.decl.cells import Cell, Matrix, rule_violation
 from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
 from harness.runner import envs
-from harness.runner import upgrade as loads
 from harness.runner.cases import run_cell
+from harness.runner.parts import upgrade_paths as loads
 from harness.store import files, fresh
 
 AXES = {"keras": "keras", "tensorflow": "tensorflow-cpu"}

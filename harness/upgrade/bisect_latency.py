@@ -1,6 +1,6 @@
 """Bisect a latency case along a release axis: the first release at which it gets significantly slower or faster.
 
-Each probe is timed paired against the base release (`harness.runner.bench`, rounds interleaved), and the
+Each probe is timed paired against the base release (`harness.runner.timing`, rounds interleaved), and the
 search halves the range between the last release that times like the base and the first that does not,
 about log2(n) + 2 timings for n releases. The write-up keeps every timing made, and says where a probe
 could not be installed.
@@ -16,7 +16,7 @@ from harness import __version__
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
-from harness.runner import bench, envs
+from harness.runner import envs, timing
 from harness.runner.envs import Interpreter
 from harness.upgrade.bisect import skipped_line
 
@@ -71,8 +71,8 @@ class LatencyProber:
         (base_release, base_cell), (release, cell) = base, probe
         try:
             targets = (
-                bench.Target(base_cell, self.interpreter(base_cell), [self.case]),
-                bench.Target(cell, self.interpreter(cell), [self.case]),
+                timing.Target(base_cell, self.interpreter(base_cell), [self.case]),
+                timing.Target(cell, self.interpreter(cell), [self.case]),
             )
         except UserError as exc:  # an install that failed: the search stops here and keeps what it measured
             self.progress.line(f"{release} against {base_release}: not timed: {exc}")
@@ -80,9 +80,9 @@ class LatencyProber:
         self.progress.line(f"{release} against {base_release}: {self.rounds} paired rounds")
         paired = triage.measure_pairs(targets, self.scen, self.rounds, self.progress)
         pairs = paired.values.get(self.case.case_id, [])
-        timing = Timing(release, cell, base_release, triage.verdict(pairs, self.threshold), pairs, paired.lost)
-        self.progress.line(f"{release} against {base_release}: {_change(timing)}")
-        return timing
+        found = Timing(release, cell, base_release, triage.verdict(pairs, self.threshold), pairs, paired.lost)
+        self.progress.line(f"{release} against {base_release}: {_change(found)}")
+        return found
 
 
 @dataclasses.dataclass

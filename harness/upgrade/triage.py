@@ -24,7 +24,7 @@ from harness.decl import caseids, scenarios
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Scenario
 from harness.errors import UserError
-from harness.runner import bench, fingerprint
+from harness.runner import fingerprint, timing
 from harness.store import files, fresh
 
 DEFAULT_LATENCY_CASES = ["*:predict_on_batch", "lstm:floor:direct"]  # the eager `call` case costs seconds a sample
@@ -139,7 +139,7 @@ def measure_pairs(targets: tuple[Any, Any], scen: Scenario, rounds: int, progres
             t0 = time.time()
             before = len(target.lost)
             ticks = fingerprint.cpu_ticks()
-            bench.one_process(target, scen, r)
+            timing.one_process(target, scen, r)
             steal = fingerprint.steal_fraction(ticks, fingerprint.cpu_ticks())
             target.steal.append(steal)
             state = "lost" if len(target.lost) > before else "ok"

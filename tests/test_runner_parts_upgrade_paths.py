@@ -13,7 +13,8 @@ from conftest import write_fake_python
 
 from harness.decl import cells, scenarios
 from harness.decl.scenarios import Scenario
-from harness.runner import envs, upgrade
+from harness.runner import envs
+from harness.runner.parts import upgrade_paths as upgrade
 from harness.runner.progress import Progress
 from harness.store import files
 

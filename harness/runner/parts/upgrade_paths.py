@@ -1,4 +1,4 @@
-"""The upgrade question, parent side: every file a saving cell kept, loaded by a loading cell in one child.
+"""The upgrade-paths part of a run: every file a saving cell kept, loaded by a loading cell in one child.
 
 The files come from the saving cells' current compatibility rows (`details.saved`: the addresses in the
 file store). A case that saved no file gives a `skip` row at stage `source` that says why. Files with the
@@ -8,6 +8,7 @@ every saving cell that shares them its row. A lost child costs only the file it 
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import shutil
 import tempfile
@@ -16,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.decl import caseids
+from harness.decl import caseids, scenarios
 from harness.decl.cells import Cell
 from harness.decl.registry import build_key
 from harness.decl.scenarios import Case, Scenario
-from harness.runner import envs, filestore
+from harness.runner import envs, saved_files
+from harness.runner.cases import run_cell
 from harness.runner.child import Launch, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
+from harness.runner.run import PlanContext, Run
 from harness.store import files, fresh
 from harness.store.rows import make_row
 
@@ -165,7 +168,7 @@ def run(
     store: Path | None = None,
 ) -> dict[str, int]:
     """Load every file of `todo` in one child of the loading cell; store a row per (saving cell, case)."""
-    store = store or filestore.root()
+    store = store or saved_files.root()
     path = files.cell_path(results, machine["id"], loader.id, "upgrade")
     existing = list(fresh.rows_by_case(path))  # the file's own order, then the upgrade rows in case order
     order = existing + sorted((upgrade.id, item.upgrade_case(upgrade).case_id) for item in todo)
@@ -194,7 +197,7 @@ def run(
                 reply_fields = {"outcome": "fail", "failed_stage": "install", "error_type": "InstallError",
                                 "error_message": "; ".join(problems)}  # fmt: skip
                 ready: dict[str, Any] = {}
-            elif not all(filestore.has(m.saved or {}, store) for m in members):
+            elif not all(saved_files.has(m.saved or {}, store) for m in members):
                 reply_fields = {"outcome": "skip", "failed_stage": "source", "error_type": "MissingFile",
                                 "error_message": f"{saved.get('name')} ({saved.get('file')}) is not in the file store "
                                 f"{store}; rerun the saving cell's cases to keep it again"}  # fmt: skip
@@ -202,14 +205,14 @@ def run(
             else:
                 targets = list(dict.fromkeys(m.target() for m in members))
                 request = {
-                    "file": str(filestore.file_path(saved, store)),
+                    "file": str(saved_files.file_path(saved, store)),
                     "route": first.case.params.get("route", "plain"),
                     "builder": first.source.builder,
                     "model": first.source.model,
                     "params": first.case.params,
                     "compare": [
-                        {"expected": str(filestore.array_path(e, store)),
-                         "ref": str(filestore.array_path(r, store)) if r else None}
+                        {"expected": str(saved_files.array_path(e, store)),
+                         "ref": str(saved_files.array_path(r, store)) if r else None}
                         for e, r in targets
                     ],
                     "tolerance": first.source.tolerance,
@@ -234,3 +237,117 @@ def run(
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     return counts
+
+
+NAME = "upgrade"
+LABEL = "upgrade"
+UNIT = "file loads"
+PRIOR_S = 0.03  # one file loaded, predicted, compared: 19,424 took 9 min 23 s on 2026-11-30, two cells at once
+
+
+@dataclass
+class Plan:
+    """The upgrade scenario(s), the cells whose saved files are loaded, and how many loads the rows foresee."""
+
+    scens: list[Scenario]
+    savers: list[Cell]
+    loads: int = 0  # files to load, as far as the current rows tell before the cases run
+
+    @property
+    def units(self) -> int:
+        """Files to load."""
+        return self.loads
+
+
+def _matching(items: list[Saved], scen: Scenario, patterns: list[str] | None) -> list[Saved]:
+    """The saved files whose upgrade case (or source case) matches the patterns (all when there are none)."""
+    if not patterns:
+        return items
+    return [
+        i for i in items if scenarios.matches(i.upgrade_case(scen), patterns) or scenarios.matches(i.case, patterns)
+    ]
+
+
+def plan(ctx: PlanContext) -> Plan:
+    """The saving cells (`--savers`, else every default and selected cell) and the loads that are not current."""
+    if ctx.opts.savers:
+        savers = [ctx.all_cells[cid] for cid in ctx.opts.savers]
+    else:
+        savers = list(dict.fromkeys([c for c in ctx.all_cells.values() if c.default] + ctx.cells))
+    out = Plan(list(ctx.scens), savers)
+    by_id = {s.id: s for s in ctx.every}
+    for scen in out.scens:
+        items = _matching(saved_by(savers, scen, by_id, ctx.results, ctx.machine_id), scen, ctx.opts.patterns)
+        for cell in ctx.cells:
+            mine = items if ctx.opts.fresh else to_load(cell, scen, items, ctx.results, ctx.machine_id)
+            out.loads += len({i.load_key() for i in mine if i.saved})
+    return out
+
+
+Work = list[tuple[int, Cell, Scenario, list[Saved]]]
+
+
+def _loads(run_: Run, planned: Plan, scen: Scenario) -> tuple[list[Saved], Work]:
+    """The saved files, and per loading cell those it must load (all with --fresh, else those not current)."""
+    items = saved_by(planned.savers, scen, run_.scens, run_.results, run_.machine["id"])
+    items = _matching(items, scen, run_.opts.patterns)
+    work = []
+    for i, cell in enumerate(run_.cells, 1):
+        mine = items if run_.opts.fresh else to_load(cell, scen, items, run_.results, run_.machine["id"])
+        if mine:
+            work.append((i, cell, scen, mine))
+    return items, work
+
+
+def _load_in(run_: Run, job: tuple[int, Cell, Scenario, list[Saved]]) -> None:
+    """One loading cell's files, in one child of it."""
+    i, cell, scen, mine = job
+    label = run_.label(i, cell)
+    counts = run(cell, run_.interpreter(cell), scen, mine, run_.results, run_.machine, run_.opts.invoked, label,
+                 run_.store)  # fmt: skip
+    failed = bool(counts.get("fail")) and counts.get("fail") == sum(counts.values())
+    run_.summary.add("failed" if failed else "measured", NAME, cell.id)
+    label.line("upgrade: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+
+
+def _keep_again(run_: Run, items: list[Saved]) -> bool:
+    """Saved files the store lacks (another machine's rows, a cleaned cache): run their cases again to keep them."""
+    missing: dict[str, dict[int, Saved]] = {}
+    for item in items:  # one item appears once per loading cell that needs it
+        if item.unkept or (item.saved is not None and not saved_files.has(item.saved, run_.store)):
+            missing.setdefault(item.saver.id, {})[id(item)] = item
+    for cid, by_id in missing.items():
+        lacking = list(by_id.values())
+        cell = lacking[0].saver
+        run_.progress.line(f"{cid}: {len(lacking)} saved files are not in {run_.store}; running those cases again")
+        scens = {i.source.id: i.source for i in lacking}
+        run_cell(cell, scens, [i.case for i in lacking], run_.results, run_.machine, run_.interpreter(cell),
+                 run_.progress.sub(f"[{cid}]"), invoked=run_.opts.invoked, store=run_.store)  # fmt: skip
+    return bool(missing)
+
+
+def measure(run_: Run, planned: Plan) -> None:
+    """Every selected cell loads every file the saving cells kept (those without a current row)."""
+    for scen in planned.scens:
+        items, work = _loads(run_, planned, scen)
+        # Only files that some cell must load need to be in the store (a fresh clone has current rows and
+        # no store: it loads nothing, so it saves nothing again).
+        if _keep_again(run_, [x for _, _, _, mine in work for x in mine]):
+            items, work = _loads(run_, planned, scen)  # those cases' rows now hold the addresses of what they kept
+        busy = {cell.id for _, cell, _, _ in work}
+        for cell in run_.cells:
+            if cell.id not in busy:
+                run_.summary.add("reused", NAME, cell.id)
+        if not work:
+            continue
+        n = sum(len({x.load_key() for x in mine if x.saved}) for _, _, _, mine in work)
+        if run_.progress.estimate is not None:
+            run_.progress.estimate.begin(NAME, n)
+        run_.progress.line(
+            f"{scen.id}: {len(work)} cells load the files of {len(planned.savers)} saving cells "
+            f"({len(items)} saved cases, {n} loads)"
+        )
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(run_.opts.jobs, len(work)))) as pool:
+            list(pool.map(lambda job: _load_in(run_, job), work))
+    if run_.progress.estimate is not None:
+        run_.progress.estimate.end(NAME)

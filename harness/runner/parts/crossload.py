@@ -11,17 +11,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.decl import caseids
+from harness.decl import caseids, scenarios
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
+from harness.errors import UserError
 from harness.runner import envs
 from harness.runner.child import Launch, Reply, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
-from harness.store import files
+from harness.runner.run import PlanContext, Run, reused_from
+from harness.store import files, fresh
 from harness.store.rows import make_row
 
 
@@ -122,3 +125,70 @@ def _fields(
     if found is None:
         return {"outcome": "fail", "failed_stage": "load", "error_type": "Missing", "error_message": "no answer"}
     return dict(found)
+
+
+NAME = "crossload"
+LABEL = "cross-load"
+UNIT = "cross-load processes"
+PRIOR_S = 12.0  # one cross-load process
+
+
+@dataclass
+class Plan:
+    """The cross-load sets to run, those whose rows are current, and those not run (their cells not all chosen)."""
+
+    todo: list[Scenario] = field(default_factory=list)
+    reused: list[Scenario] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def units(self) -> int:
+        """Processes: each cell of a set saves once and loads once."""
+        return sum(2 * len(s.cells) for s in self.todo)
+
+
+def plan(ctx: PlanContext) -> Plan:
+    """The sets whose rows are not all current (all with --fresh); a set runs only with all its cells chosen."""
+    out = Plan()
+    chosen = {c.id for c in ctx.cells}
+    for scen in ctx.scens:
+        if ctx.opts.patterns and not any(scenarios.matches(c, ctx.opts.patterns) for c in scen.cases()):
+            continue
+        missing = [cid for cid in scen.cells if cid not in ctx.all_cells]
+        if missing:
+            raise UserError(f"{scen.id}: names cells the cells file does not have: {', '.join(missing)}")
+        if not set(scen.cells) <= chosen:
+            out.left.append(scen.id)
+            continue
+        one = {scen.id: scen}
+        again = ctx.opts.fresh or any(
+            fresh.to_run(
+                files.cell_path(ctx.results, ctx.machine_id, c), ctx.all_cells[c], scen.cases(), one, ctx.all_cells
+            )
+            for c in scen.cells
+        )
+        (out.todo if again else out.reused).append(scen)
+    return out
+
+
+def measure(run_: Run, planned: Plan) -> None:
+    """Every planned cross-load set: each cell saves, then each loads what all saved."""
+    for sid in planned.left:
+        run_.progress.line(f"{sid}: not run (its cells are not all selected)")
+    for scen in planned.reused:
+        for cid in scen.cells:
+            path = files.cell_path(run_.results, run_.machine["id"], cid)
+            reused_from(path, run_.summary, {scen.id})
+            run_.summary.add("reused", NAME, cid)
+    for scen in planned.todo:
+        members = [run_.all_cells[cid] for cid in scen.cells]
+        if run_.progress.estimate is not None:
+            run_.progress.estimate.begin(NAME)
+        run_.progress.line(f"{scen.id}: {len(members)} cells save, then each loads all ({len(scen.cases())} cases)")
+        targets = [(cell, run_.interpreter(cell)) for cell in members]
+        counts = run(scen, targets, run_.results, run_.machine, run_.opts.invoked, run_.progress)
+        for cell in members:
+            run_.summary.add("measured", NAME, cell.id)
+        run_.progress.line(f"{scen.id}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if run_.progress.estimate is not None:
+        run_.progress.estimate.end(NAME)

@@ -19,7 +19,7 @@ import pytest
 from conftest import small_scenario
 
 from harness.decl import cells, scenarios
-from harness.runner import bench, envs
+from harness.runner import envs, timing
 from harness.runner.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +40,11 @@ def rows_of(results: Path, cell: str = CELL) -> dict[str, dict[str, Any]]:
 
 
 def test_fits_counts_the_mean_process_against_the_deadline() -> None:
-    assert bench.fits(now=100.0, spent=0.0, done=0, deadline=100.0)  # nothing known yet: start while time is left
-    assert not bench.fits(now=100.5, spent=0.0, done=0, deadline=100.0)
-    assert bench.fits(now=100.0, spent=20.0, done=2, deadline=110.0)  # mean 10 s ends exactly at the deadline
-    assert not bench.fits(now=100.0, spent=21.0, done=2, deadline=110.0)
-    assert bench.fits(now=1e12, spent=1e6, done=1, deadline=None)
+    assert timing.fits(now=100.0, spent=0.0, done=0, deadline=100.0)  # nothing known yet: start while time is left
+    assert not timing.fits(now=100.5, spent=0.0, done=0, deadline=100.0)
+    assert timing.fits(now=100.0, spent=20.0, done=2, deadline=110.0)  # mean 10 s ends exactly at the deadline
+    assert not timing.fits(now=100.0, spent=21.0, done=2, deadline=110.0)
+    assert timing.fits(now=1e12, spent=1e6, done=1, deadline=None)
 
 
 def test_a_time_limit_leaves_rounds_out_and_says_so(
@@ -53,10 +53,10 @@ def test_a_time_limit_leaves_rounds_out_and_says_so(
     """A fake clock: every timing process takes 10 s, the limit is 25 s, so two of eight processes run."""
     scen = next(s for s in scenarios.load_all(small_scenario(tmp_path / "scenarios", rounds=8)) if s.timed)
     cell = matrix.get(CELL)
-    target = bench.Target(cell, envs.Interpreter(sys.executable, (), (), "fake"), scen.cases())
+    target = timing.Target(cell, envs.Interpreter(sys.executable, (), (), "fake"), scen.cases())
     now = [1000.0]
 
-    def process(t: bench.Target, s: scenarios.Scenario, round_no: int) -> None:
+    def process(t: timing.Target, s: scenarios.Scenario, round_no: int) -> None:
         now[0] += 10.0
         t.ready = {"type": "ready", "python": "3.11.7", "versions": {}, "device": "cpu"}
         for case in t.cases:
@@ -66,7 +66,7 @@ def test_a_time_limit_leaves_rounds_out_and_says_so(
             t.refs.setdefault(case.case_id, []).append([0.007, 0.007, 0.007])
 
     machine = {"id": "m"}
-    counts = bench.run(
+    counts = timing.run(
         [target], scen, tmp_path / "results", machine, "test", Progress("[t]"), deadline=1025.0,
         clock=lambda: now[0], process=process,
     )  # fmt: skip
