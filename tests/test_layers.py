@@ -26,8 +26,8 @@ ALLOWED = {
     "store": {"shared", "store", "decl"},
     "runner": {"shared", "runner", "decl", "store"},
     "readers": {"shared", "readers", "decl", "store"},
-    "upgrade": {"shared", "upgrade", "runner", "decl", "store", "readers"},
-    "commands": {"shared", "commands", "runner", "decl", "store", "readers", "upgrade"},
+    "tools": {"shared", "tools", "runner", "decl", "store", "readers"},
+    "commands": {"shared", "commands", "runner", "decl", "store", "readers", "tools"},
 }
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.readers import outcomes
-from harness.store import files
+from harness.store import rowfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def write(folder: Path, rows: list[dict[str, Any]]) -> Path:
     for row in rows:
-        files.upsert(files.cell_path(folder, row["machine"]["id"], row["cell_id"]), [row], [])
+        rowfiles.upsert(rowfiles.cell_path(folder, row["machine"]["id"], row["cell_id"]), [row], [])
     return folder
 
 

@@ -139,14 +139,14 @@ def test_rendering_is_deterministic(
 def test_cross_load_rows_get_square_tables_and_one_rerun_command(
     matrix: Matrix, scens: list[Scenario], tmp_path: Path
 ) -> None:
-    from harness.store import files, fresh
+    from harness.store import fresh, rowfiles
 
     scen = next(s for s in scens if s.handler == "crossload")
     cells = {c.id: c for c in matrix.cells}
     committed = Path(__file__).resolve().parent.parent / "results"
     rows = [
         r
-        for r in files.read_all(committed)
+        for r in rowfiles.read_all(committed)
         if r["scenario"] == scen.id and fresh.current(r, cells[r["cell_id"]], scen, cells.get(r["params"]["saved_by"]))
     ]
     assert len(rows) == len(scen.cases()) * len(scen.cells)  # the committed run: every loader x case
@@ -160,11 +160,11 @@ def test_cross_load_rows_get_square_tables_and_one_rerun_command(
 
 def test_a_gpu_machine_shows_its_own_cells_and_only_what_it_ran(scens: list[Scenario], tmp_path: Path) -> None:
     from harness.decl import cells
-    from harness.store import files
+    from harness.store import rowfiles
 
     root = Path(__file__).resolve().parent.parent
     full = cells.load(root / "cells" / "cells.toml")
-    rows = [r for r in files.read_all(root / "results") if str(r.get("device", "")).startswith("gpu")]
+    rows = [r for r in rowfiles.read_all(root / "results") if str(r.get("device", "")).startswith("gpu")]
     assert rows, "the committed results hold the GPU run"
     render(rows, full, scens, tmp_path)
     machine = rows[0]["machine"]["id"]

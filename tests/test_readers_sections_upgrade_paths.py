@@ -10,14 +10,14 @@ import pandas as pd
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
 from harness.readers.sections import upgrade_paths
-from harness.store import files
+from harness.store import rowfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 TENSOR = "masking-lstm/tensor-float64:.keras"
 
 
 def committed(matrix: Matrix, scens: list[Scenario]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = [r for r in files.read_all(ROOT / "results") if r["scenario"] == "upgrade"]
+    rows: list[dict[str, Any]] = [r for r in rowfiles.read_all(ROOT / "results") if r["scenario"] == "upgrade"]
     return upgrade_paths.frame(rows, matrix, next(s for s in scens if s.handler == "upgrade"))
 
 

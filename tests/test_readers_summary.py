@@ -15,7 +15,7 @@ jsonschema = pytest.importorskip("jsonschema")
 from harness.decl.cells import Cell, Matrix  # noqa: E402
 from harness.decl.scenarios import Scenario  # noqa: E402
 from harness.readers import bisects, model, summary  # noqa: E402
-from harness.store import files  # noqa: E402
+from harness.store import rowfiles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "results" / "summary.schema.json").read_text())
@@ -29,7 +29,7 @@ def validate(data: dict[str, Any]) -> None:
 def test_the_committed_summary_validates_and_matches_the_committed_rows(matrix: Matrix, scens: list[Scenario]) -> None:
     committed = json.loads((ROOT / "results" / "summary.json").read_text())
     validate(committed)
-    rows = files.read_all(ROOT / "results")
+    rows = rowfiles.read_all(ROOT / "results")
     records = bisects.load(ROOT / "experiments" / "bisect")
     built = summary.build(rows, matrix, scens, records, committed["generated"]["command"],
                           committed["generated"]["commit"])  # fmt: skip

@@ -17,7 +17,7 @@ from harness.decl import cells, handlers, scenarios
 from harness.runner import envs
 from harness.runner.cases import CellRun
 from harness.runner.progress import Progress
-from harness.store import files
+from harness.store import rowfiles
 
 FAKE = """#!{python}
 import json, os, signal, sys, time
@@ -62,7 +62,7 @@ def run(tmp_path: Path, fake_python: str, matrix: cells.Matrix) -> list[dict[str
     machine = {"id": "test-machine"}
     run = CellRun(cell, {scen.id: scen}, scen.cases(), tmp_path / "results", machine, "test", Progress("[t]"), interp)
     counts = run.run()
-    rows = files.read_file(files.cell_path(tmp_path / "results", "test-machine", cell.id))
+    rows = rowfiles.read_file(rowfiles.cell_path(tmp_path / "results", "test-machine", cell.id))
     assert sum(counts.values()) == len(rows) == len(scen.cases())
     return rows
 
@@ -90,6 +90,6 @@ def test_a_stack_that_does_not_import_makes_every_case_an_import_row(
 
 def test_rows_are_stored_as_json_lines_in_case_order(tmp_path: Path, fake_python: str, matrix: cells.Matrix) -> None:
     run(tmp_path, fake_python, matrix)
-    path = files.cell_path(tmp_path / "results", "test-machine", "tf2.21.0-keras3.15.1")
+    path = rowfiles.cell_path(tmp_path / "results", "test-machine", "tf2.21.0-keras3.15.1")
     ids = [json.loads(line)["case_id"] for line in path.read_text().splitlines()]
     assert ids == [c.case_id for c in scenarios.parse(tmp_path / "masking-lstm.toml").cases()]

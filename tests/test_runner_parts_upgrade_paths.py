@@ -16,7 +16,7 @@ from harness.decl.scenarios import Scenario
 from harness.runner import envs
 from harness.runner.parts import upgrade_paths as upgrade
 from harness.runner.progress import Progress
-from harness.store import files
+from harness.store import rowfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADER = "tf2.21.0-keras3.15.1"
@@ -107,8 +107,8 @@ def test_one_load_per_content_and_a_row_per_saving_cell(
     assert len(requests) == 2  # the shared content once, the broken file once; the unsaved case not at all
     shared = next(r for r in requests if r["file"].endswith("model.keras"))
     assert [Path(t["expected"]).stem for t in shared["compare"]] == ["good-a", "bad-b"]
-    rows = {(r["params"]["saved_by"], r["params"]["source"]): r for r in files.read_file(
-        files.cell_path(results, "m", loader.id, "upgrade"))}  # fmt: skip
+    rows = {(r["params"]["saved_by"], r["params"]["source"]): r for r in rowfiles.read_file(
+        rowfiles.cell_path(results, "m", loader.id, "upgrade"))}  # fmt: skip
     assert counts == {"ok": 1, "mismatch": 1, "fail": 1, "skip": 1}
     assert rows[(SAVERS[0], "masking-lstm/list:.keras")]["outcome"] == "ok"
     assert rows[(SAVERS[1], "masking-lstm/list:.keras")]["outcome"] == "mismatch"  # its own outputs decide
@@ -146,7 +146,7 @@ def test_a_file_the_store_lacks_is_a_row_that_says_so(
     (store / "files" / "f-broken" / "broken.keras").unlink()
     interp = envs.Interpreter(fake_python, (), (), "a fake child")
     upgrade.run(matrix.get(LOADER), interp, up, saved[2:3], results, {"id": "m"}, "test", Progress("[t]"), store)
-    (row,) = files.read_file(files.cell_path(results, "m", LOADER, "upgrade"))
+    (row,) = rowfiles.read_file(rowfiles.cell_path(results, "m", LOADER, "upgrade"))
     assert (row["outcome"], row["failed_stage"], row["error_type"]) == ("skip", "source", "MissingFile")
     assert "not in the file store" in row["error_message"]
 
@@ -173,7 +173,7 @@ def test_real_cells_save_and_load_each_other_s_files(tmp_path: Path) -> None:
     assert "upgrade: 2 cells measured" in proc.stdout
 
     def rows(loader: str) -> dict[tuple[str, str], dict[str, Any]]:
-        found = files.read_file(files.cell_path(tmp_path / "results", next(
+        found = rowfiles.read_file(rowfiles.cell_path(tmp_path / "results", next(
             p.name for p in (tmp_path / "results").iterdir()), loader, "upgrade"))  # fmt: skip
         return {(r["params"]["saved_by"], r["params"]["source"]): r for r in found}
 

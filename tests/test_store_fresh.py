@@ -20,7 +20,7 @@ from harness.decl.scenarios import Scenario
 from harness.runner import timing
 from harness.runner.matrix import make_plan
 from harness.runner.run import Options
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,11 +64,11 @@ def test_to_run_lists_missing_and_stale_cases(
     row = stored_rows[0]
     cell, scen = matrix.get(row["cell_id"]), by_id(scens)[row["scenario"]]
     path = tmp_path / "c.jsonl"
-    files.write_rows(path, [row], [])
+    rowfiles.write_rows(path, [row], [])
     case = next(c for c in scen.cases() if c.case_id == row["case_id"])
     other = next(c for c in scen.cases() if c.case_id != row["case_id"])
     assert fresh.to_run(path, cell, [case, other], by_id(scens)) == [other]
-    files.write_rows(path, [{**row, "measured_by": "cases/0"}], [])
+    rowfiles.write_rows(path, [{**row, "measured_by": "cases/0"}], [])
     assert fresh.to_run(path, cell, [case], by_id(scens)) == [case]
 
 
@@ -84,12 +84,12 @@ def test_appending_a_comment_to_any_module_leaves_every_committed_row_current(tm
 import json, sys
 from pathlib import Path
 from harness.decl import cells, scenarios
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 root, results = Path(sys.argv[1]), Path(sys.argv[2])
 matrix = cells.load(root / "cells" / "cells.toml")
 scens = {s.id: s for s in scenarios.load_all(root / "scenarios")}
 by = {c.id: c for c in matrix.cells}
-rows = [r for r in files.read_all(results) if r["cell_id"] in by]
+rows = [r for r in rowfiles.read_all(results) if r["cell_id"] in by]
 ok = [fresh.current(r, by[r["cell_id"]], scens[r["scenario"]], by.get(r["params"].get("saved_by", ""))) for r in rows]
 print(json.dumps([len(rows), sum(ok)]))
 """
@@ -133,9 +133,9 @@ def test_latency_from_a_machine_in_another_state_is_timed_again(
     for factor in (3.0, 1 / 3):
         results = tmp_path / f"results-{factor:.2f}"
         for row in rows_at(latency_rows, now * factor):
-            path = files.cell_path(results, machine, row["cell_id"])
-            files.upsert(path, [row], [])
-        assert timing.speed_check(files.read_all(results), machine) is not None
+            path = rowfiles.cell_path(results, machine, row["cell_id"])
+            rowfiles.upsert(path, [row], [])
+        assert timing.speed_check(rowfiles.read_all(results), machine) is not None
         chosen = [matrix.get(cid) for cid in sorted({r["cell_id"] for r in latency_rows})]
         plan = make_plan(chosen, {c.id: c for c in matrix.cells}, scens, results, machine, Options(parts=("latency",)))
         timed = plan.parts["latency"]
@@ -170,6 +170,6 @@ def test_rows_of_an_older_schema_are_stale_and_kept_until_replaced(
         fresh.stale_reason(first, cell, scen)
         == f"measured by an older harness (results schema 1), now {handlers.CASES.tag}"
     )
-    files.upsert(path, [stored_rows[0]], [])  # a new row replaces its older one; the other older row stays
-    kept = {r["case_id"]: r["schema"] for r in files.read_file(path, older=True)}
+    rowfiles.upsert(path, [stored_rows[0]], [])  # a new row replaces its older one; the other older row stays
+    kept = {r["case_id"]: r["schema"] for r in rowfiles.read_file(path, older=True)}
     assert kept == {stored_rows[0]["case_id"]: 2, second["case_id"]: 1}

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from harness.errors import UserError
-from harness.store import files as store
 from harness.store import merge
+from harness.store import rowfiles as store
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE = "x86_64-amd-epyc-2c-24g"

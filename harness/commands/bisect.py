@@ -16,7 +16,7 @@ from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
 from harness.runner import fingerprint
 from harness.runner.progress import Progress
-from harness.store import files
+from harness.store import rowfiles
 
 HELP = "the first release along an axis at which a case's outcome (or a latency case's timing) changes"
 STORE = common.ROOT / "experiments" / "bisect" / "results"
@@ -80,7 +80,7 @@ def _saved_file(
 def main(args: argparse.Namespace) -> int:
     """Find the first release along the axis where the case's outcome changes."""
     common.need("bisect", "packaging", "numpy", "scipy")
-    from harness.upgrade import bisect, bisect_latency
+    from harness.tools import bisect, bisect_latency
 
     matrix = cells_mod.load(args.cells)
     scens = scenarios.load_all(args.scenarios)
@@ -143,8 +143,8 @@ def main(args: argparse.Namespace) -> int:
         result_fields = bisect.outcome_found(probes, boundary)
     # The record beside the write-up is what the report reads (its Answers and the summary's first releases).
     record = bisect.record(case, args.axis, base, machine["id"], command, text, out.name, **result_fields)
-    files.write_text(out.with_suffix(".json"), json.dumps(record, indent=1))
-    files.write_text(out, text)
+    rowfiles.write_text(out.with_suffix(".json"), json.dumps(record, indent=1))
+    rowfiles.write_text(out, text)
     print(text)
     print(f"wrote {out}")
     return 0

@@ -14,7 +14,7 @@ from harness.decl import scenarios
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.upgrade.check import Target
+    from harness.tools.check import Target
 
 HELP = "check your own saved model: which releases load it and predict the same, where it breaks, which fix works"
 
@@ -70,9 +70,9 @@ def main(args: argparse.Namespace) -> int:
     """
     from harness.decl import advisories
     from harness.runner import sandbox
-    from harness.upgrade import check, check_report, sarif, unsafe
-    from harness.upgrade.check_evidence import evidence, matrix_rows
-    from harness.upgrade.inspect import inspect
+    from harness.tools import check, check_report, sarif, unsafe
+    from harness.tools.check_evidence import evidence, matrix_rows
+    from harness.tools.inspect import inspect
 
     t0 = time.time()
     if args.jobs < 1:
@@ -180,7 +180,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _target(spec: str, matrix: cells_mod.Matrix, cells_file: Path) -> Target:
-    from harness.upgrade import check
+    from harness.tools import check
 
     try:
         return check.Target(cells_mod.resolve(spec, matrix), f"--to {spec}")

@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     """Run the cells that lack current rows, compare outcomes, time latency paired; exit 1 on a regression."""
     common.need("triage", "pandas", "scipy", "tabulate", "packaging")
     from harness.runner import timing
-    from harness.upgrade import triage
+    from harness.tools import triage
 
     check_threshold(args.threshold)
     if args.rounds < 3:

@@ -23,7 +23,7 @@ CATALOG = ROOT / "security" / "advisories.toml"
 FORMATS = ("keras", "h5", "savedmodel", "weights")
 EFFECTS = ("runs code", "reads files", "writes files", "network", "memory")
 PACKAGES = ("keras", "tf-keras")
-# The kinds of finding the static pass reports (`harness.upgrade.risks`), and what each could do.
+# The kinds of finding the static pass reports (`harness.tools.risks`), and what each could do.
 FINDINGS = {
     "lambda-code": "Python bytecode (a Lambda layer's marshalled function), run where a release rebuilds it",
     "outside-module": "a class or function from a module outside Keras, imported and called where a release "

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.store import files
+from harness.store import rowfiles
 
 Key = tuple[str, str, str, str]  # machine, cell, scenario, case
 
@@ -29,7 +29,7 @@ def verdict(row: dict[str, Any]) -> str:
 
 
 def _rows(folder: Path, scenarios: set[str] | None) -> dict[Key, dict[str, Any]]:
-    rows = files.read_all(folder, older=True)
+    rows = rowfiles.read_all(folder, older=True)
     return {
         (r["machine"]["id"], r["cell_id"], r["scenario"], r["case_id"]): r
         for r in rows

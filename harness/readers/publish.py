@@ -13,7 +13,7 @@ from harness.decl.scenarios import Scenario
 from harness.readers import bisects, report_md, sections, summary
 from harness.readers.model import View, entries, machine_views
 from harness.readers.pages import Pages, machine_page, sig_numbers
-from harness.store import files
+from harness.store import rowfiles
 
 
 def views_of(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> dict[str, View]:
@@ -74,7 +74,7 @@ def render(matrix: Matrix, scens: list[Scenario], results: Path, out: Path | Non
            plots: Path | None = None, bisect_dir: Path | None = None,
            command: str = "python -m harness report") -> str:  # fmt: skip
     """Write the report, its pages and summary.json from the stored rows; returns what was written."""
-    rows = files.read_all(results)
+    rows = rowfiles.read_all(results)
     out = out or results.parent / "report.md"
     plots = plots or results / "plots"
     records = bisects.load(bisect_dir)

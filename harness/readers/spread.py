@@ -9,7 +9,7 @@ import pandas as pd
 
 from harness import stats
 from harness.errors import UserError
-from harness.store import files
+from harness.store import rowfiles
 
 STATISTICS = ("ratio", "corrected_s", "median_s", "q1_s", "min_s", "mean_s")
 
@@ -24,7 +24,7 @@ def medians(results: Path, scenario: str, statistic: str = "median_s") -> pd.Dat
         raise UserError(f"statistic {statistic!r} is not one of {list(STATISTICS)}")
     rows = [
         r
-        for r in files.read_all(results, older=True)
+        for r in rowfiles.read_all(results, older=True)
         if r["scenario"] == scenario and r.get("latency") and r.get("complete", True)
     ]
     speeds = stats.reference_speeds(rows)

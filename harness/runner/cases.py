@@ -23,7 +23,7 @@ from harness.runner import envs
 from harness.runner.child import Launch, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
-from harness.store import files
+from harness.store import rowfiles
 from harness.store.rows import make_row
 
 ROW_KEYS = ("stage_s", "details", "warnings", "traceback_tail")
@@ -47,7 +47,7 @@ class CellRun:
     ) -> None:
         self.cell, self.scens, self.cases = cell, scens, cases
         self.store = store
-        self.path = files.cell_path(results, machine["id"], cell.id)
+        self.path = rowfiles.cell_path(results, machine["id"], cell.id)
         self.order = [(s.id, c.case_id) for s in scens.values() for c in s.cases()]
         self.machine, self.invoked_by, self.progress, self.interp = machine, invoked_by, progress, interp
         self.jobs = max(1, min(jobs, len(self.groups())))
@@ -68,7 +68,7 @@ class CellRun:
     def record(self, case: Case, row: dict[str, Any]) -> None:
         """Store the row at once and print its progress line."""
         with self.lock:
-            files.upsert(self.path, [row], self.order)
+            rowfiles.upsert(self.path, [row], self.order)
             self.done += 1
             self.counts[row["outcome"]] = self.counts.get(row["outcome"], 0) + 1
         if self.progress.estimate is not None:
@@ -163,7 +163,7 @@ class CellRun:
                      error_message=message)
             for c in self.cases
         ]  # fmt: skip
-        files.upsert(self.path, rows, self.order)
+        rowfiles.upsert(self.path, rows, self.order)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.progress.estimate is not None:
             self.progress.estimate.tick("compat", len(rows))

@@ -15,7 +15,7 @@ from harness.decl.scenarios import Case, Scenario
 from harness.runner import envs, saved_files
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
-from harness.store import files
+from harness.store import rowfiles
 
 
 @dataclass
@@ -77,7 +77,7 @@ def applicable(scen: Scenario, cell: Cell, patterns: list[str] | None) -> list[C
 
 def reused_from(path: Path, summary: Summary, scenario_ids: set[str]) -> None:
     """Note when and where the reused rows of a cell file were measured."""
-    for row in files.read_file(path, older=True) if path.exists() else []:
+    for row in rowfiles.read_file(path, older=True) if path.exists() else []:
         if row["scenario"] in scenario_ids:
             summary.reused_from.add((row["started_at"][:10], row["machine"]["id"]))
 
@@ -85,7 +85,7 @@ def reused_from(path: Path, summary: Summary, scenario_ids: set[str]) -> None:
 def machine_rows(results: Path, machine_id: str) -> list[dict[str, Any]]:
     """The cell files' rows of one machine (not the upgrade rows: the speed check needs latency only)."""
     folder = results / machine_id
-    return [r for path in sorted(folder.glob("*.jsonl")) for r in files.read_file(path, older=True)]
+    return [r for path in sorted(folder.glob("*.jsonl")) for r in rowfiles.read_file(path, older=True)]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from harness.runner import envs, fingerprint
 from harness.runner.child import Launch, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 from harness.store.rows import make_row
 
 
@@ -254,8 +254,8 @@ def run(
             done += 1
             target.reference_s.append(round((ref_before + reference_s()) / 2, 6))
             rows = rows_for(target, scen, machine, invoked_by, r, run_id)
-            path = files.cell_path(results, machine["id"], target.cell.id)
-            files.upsert(path, rows, [(scen.id, c.case_id) for c in scen.cases()])
+            path = rowfiles.cell_path(results, machine["id"], target.cell.id)
+            rowfiles.upsert(path, rows, [(scen.id, c.case_id) for c in scen.cases()])
             if progress.estimate is not None:
                 progress.estimate.tick("latency")
             progress.line(f"round {r}/{rounds} {target.cell.id:<34} {_headline(rows)}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
-from harness.store import files
+from harness.store import rowfiles
 
 SPEED_TOLERANCE = 0.25  # a reference loop this much faster or slower: another machine state, latency re-timed
 
@@ -54,7 +54,7 @@ def rerun_reason(row: dict[str, Any] | None, cell: Cell, scen: Scenario, source:
 
 def rows_by_case(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """(scenario, case) -> the stored row of one cell file (empty when there is none)."""
-    return {(r["scenario"], r["case_id"]): r for r in files.read_file(path, older=True)} if path.exists() else {}
+    return {(r["scenario"], r["case_id"]): r for r in rowfiles.read_file(path, older=True)} if path.exists() else {}
 
 
 def to_run(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.store import files
+from harness.store import rowfiles
 
 
 @dataclass
@@ -48,19 +48,19 @@ def merge(
     for src in sources:
         if not src.is_dir():
             raise UserError(f"results folder {src} does not exist")
-        found = files.cell_files(src)
+        found = rowfiles.cell_files(src)
         if not found:
             raise UserError(f"{src} holds no <machine>/<cell>.jsonl result files")
         for path in found:
             rel = path.relative_to(src)
-            rows = [r for r in files.read_file(path) if not only or r["scenario"] in only]
+            rows = [r for r in rowfiles.read_file(path) if not only or r["scenario"] in only]
             if rows:
                 incoming.setdefault(into / rel, []).extend((path, row) for row in rows)
     summary = Summary()
     plans: dict[Path, list[dict[str, Any]]] = {}
     conflicts = []
     for dest, new in incoming.items():
-        current = {_key(r): r for r in files.read_file(dest)} if dest.exists() else {}
+        current = {_key(r): r for r in rowfiles.read_file(dest)} if dest.exists() else {}
         changed = False
         for origin, row in new:
             key = _key(row)
@@ -87,7 +87,7 @@ def merge(
         raise UserError(f"{len(conflicts)} rows differ from rows already there (nothing written): {shown}; "
                         "pass --newer-wins to keep the later measurement of each")  # fmt: skip
     for dest, merged in plans.items():
-        with files.locked(dest.parent):
-            files.write_rows(dest, merged, order)
+        with rowfiles.locked(dest.parent):
+            rowfiles.write_rows(dest, merged, order)
         summary.files += 1
     return summary

@@ -11,7 +11,7 @@ from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
 from harness.runner.cases import run_cell
 from harness.runner.run import PlanContext, Run, applicable, reused_from
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 
 NAME = "compat"
 LABEL = "cases"
@@ -41,7 +41,7 @@ def plan(ctx: PlanContext) -> Plan:
         cases = [c for s in checked.values() for c in applicable(s, cell, ctx.opts.patterns)]
         if not cases:
             continue
-        path = files.cell_path(ctx.results, ctx.machine_id, cell.id)
+        path = rowfiles.cell_path(ctx.results, ctx.machine_id, cell.id)
         todo = cases if ctx.opts.fresh else fresh.to_run(path, cell, cases, checked)
         if todo:
             out.todo.append((i, cell, todo))
@@ -60,7 +60,7 @@ def _failed(counts: dict[str, int], path: Path, cases: list[Case]) -> bool:
 
 def _cost(run: Run, cell: Cell, todo: list[Case]) -> float:
     """Seconds the cell's cases took when last measured here (one second a case where none was)."""
-    rows = fresh.rows_by_case(files.cell_path(run.results, run.machine["id"], cell.id))
+    rows = fresh.rows_by_case(rowfiles.cell_path(run.results, run.machine["id"], cell.id))
     return sum(float((rows.get((c.scenario, c.case_id)) or {}).get("duration_s") or 1.0) for c in todo)
 
 
@@ -68,7 +68,7 @@ def measure(run: Run, planned: Plan) -> None:
     """Every planned cell's compatibility cases; `jobs` cells side by side."""
     checked = planned.scens
     for _, cell, _ in planned.reused:
-        reused_from(files.cell_path(run.results, run.machine["id"], cell.id), run.summary, set(checked))
+        reused_from(rowfiles.cell_path(run.results, run.machine["id"], cell.id), run.summary, set(checked))
         run.summary.add("reused", NAME, cell.id)
     if planned.reused:
         rows = sum(count for _, _, count in planned.reused)
@@ -86,7 +86,7 @@ def measure(run: Run, planned: Plan) -> None:
         interp = run.interpreter(cell)
         counts = run_cell(cell, checked, todo, run.results, run.machine, interp, label, jobs=per_cell,
                           invoked=run.opts.invoked, store=run.store)  # fmt: skip
-        failed = _failed(counts, files.cell_path(run.results, run.machine["id"], cell.id), todo)
+        failed = _failed(counts, rowfiles.cell_path(run.results, run.machine["id"], cell.id), todo)
         run.summary.add("failed" if failed else "measured", NAME, cell.id)
 
     # Longest cells first (by the seconds their stored rows took, else by case count): the last cells

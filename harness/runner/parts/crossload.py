@@ -24,7 +24,7 @@ from harness.runner.child import Launch, Reply, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
 from harness.runner.run import PlanContext, Run, reused_from
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 from harness.store.rows import make_row
 
 
@@ -91,7 +91,7 @@ def run(
                 )  # fmt: skip
                 counts[outcome] = counts.get(outcome, 0) + 1
             order = [(scen.id, c.case_id) for c in scen.cases()]
-            files.upsert(files.cell_path(results, machine["id"], cell.id), rows, order)
+            rowfiles.upsert(rowfiles.cell_path(results, machine["id"], cell.id), rows, order)
             if progress.estimate is not None:
                 progress.estimate.tick("crossload")
             ok = sum(1 for r in rows if r["outcome"] == "ok")
@@ -163,7 +163,7 @@ def plan(ctx: PlanContext) -> Plan:
         one = {scen.id: scen}
         again = ctx.opts.fresh or any(
             fresh.to_run(
-                files.cell_path(ctx.results, ctx.machine_id, c), ctx.all_cells[c], scen.cases(), one, ctx.all_cells
+                rowfiles.cell_path(ctx.results, ctx.machine_id, c), ctx.all_cells[c], scen.cases(), one, ctx.all_cells
             )
             for c in scen.cells
         )
@@ -177,7 +177,7 @@ def measure(run_: Run, planned: Plan) -> None:
         run_.progress.line(f"{sid}: not run (its cells are not all selected)")
     for scen in planned.reused:
         for cid in scen.cells:
-            path = files.cell_path(run_.results, run_.machine["id"], cid)
+            path = rowfiles.cell_path(run_.results, run_.machine["id"], cid)
             reused_from(path, run_.summary, {scen.id})
             run_.summary.add("reused", NAME, cid)
     for scen in planned.todo:

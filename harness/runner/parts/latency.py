@@ -10,7 +10,7 @@ from harness.decl.scenarios import Case, Scenario
 from harness.runner import envs, timing
 from harness.runner.cases import CellRun
 from harness.runner.run import PlanContext, Run, applicable, machine_rows, reused_from
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 
 NAME = "latency"
 LABEL = "latency"
@@ -46,7 +46,7 @@ def plan(ctx: PlanContext) -> Plan:
             cases = applicable(scen, cell, ctx.opts.patterns)
             if not cases:
                 continue
-            path = files.cell_path(ctx.results, ctx.machine_id, cell.id)
+            path = rowfiles.cell_path(ctx.results, ctx.machine_id, cell.id)
             redo = ctx.opts.fresh or out.speed_note
             stale = cases if redo else fresh.to_run(path, cell, cases, {scen.id: scen})
             if stale:
@@ -59,7 +59,7 @@ def plan(ctx: PlanContext) -> Plan:
 def measure(run: Run, planned: Plan) -> None:
     """The timed scenario(s) over the planned cells, rounds interleaved across cells."""
     for cell in dict.fromkeys(planned.reused):
-        reused_from(files.cell_path(run.results, run.machine["id"], cell.id), run.summary, set(planned.scens))
+        reused_from(rowfiles.cell_path(run.results, run.machine["id"], cell.id), run.summary, set(planned.scens))
         run.summary.add("reused", NAME, cell.id)
     if planned.speed_note:
         run.progress.line(f"latency: every cell is timed again: {planned.speed_note}")

@@ -27,7 +27,7 @@ from harness.runner.child import Launch, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
 from harness.runner.run import PlanContext, Run
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 from harness.store.rows import make_row
 
 MESSAGE_CHARS = 600  # upgrade rows are many: an error message is kept to this length
@@ -84,7 +84,7 @@ def saved_by(
     """Every case of the sources that each saving cell ran, with its current row (cases without one are left out)."""
     out = []
     for saver in savers:
-        rows = fresh.rows_by_case(files.cell_path(results, machine_id, saver.id))
+        rows = fresh.rows_by_case(rowfiles.cell_path(results, machine_id, saver.id))
         for sid in upgrade.sources:
             source = scens[sid]
             if not source.applies_to(saver.id, saver.tags):
@@ -106,7 +106,7 @@ def stale_reason(row: dict[str, Any] | None, loader: Cell, upgrade: Scenario, it
 
 def to_load(loader: Cell, upgrade: Scenario, items: list[Saved], results: Path, machine_id: str) -> list[Saved]:
     """The saved files whose row in the loading cell is missing or not current."""
-    rows = fresh.rows_by_case(files.cell_path(results, machine_id, loader.id, "upgrade"))
+    rows = fresh.rows_by_case(rowfiles.cell_path(results, machine_id, loader.id, "upgrade"))
     out = []
     for item in items:
         case = item.upgrade_case(upgrade)
@@ -169,7 +169,7 @@ def run(
 ) -> dict[str, int]:
     """Load every file of `todo` in one child of the loading cell; store a row per (saving cell, case)."""
     store = store or saved_files.root()
-    path = files.cell_path(results, machine["id"], loader.id, "upgrade")
+    path = rowfiles.cell_path(results, machine["id"], loader.id, "upgrade")
     existing = list(fresh.rows_by_case(path))  # the file's own order, then the upgrade rows in case order
     order = existing + sorted((upgrade.id, item.upgrade_case(upgrade).case_id) for item in todo)
     groups: dict[str, list[Saved]] = {}
@@ -233,7 +233,7 @@ def run(
     finally:
         session.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    files.upsert(path, rows, order)
+    rowfiles.upsert(path, rows, order)
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     return counts

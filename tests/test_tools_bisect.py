@@ -12,8 +12,8 @@ import pytest
 from conftest import small_scenario, stored_results
 
 from harness.decl import cells
-from harness.upgrade import bisect as bisection
-from harness.upgrade import bisect_latency
+from harness.tools import bisect as bisection
+from harness.tools import bisect_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -18,7 +18,7 @@ from harness.decl.scenarios import Case, Scenario
 from harness.errors import UserError
 from harness.runner import envs, timing
 from harness.runner.envs import Interpreter
-from harness.upgrade.bisect import skipped_line
+from harness.tools.bisect import skipped_line
 
 
 @dataclasses.dataclass
@@ -66,7 +66,7 @@ class LatencyProber:
 
     def compare(self, base: tuple[str, Cell], probe: tuple[str, Cell]) -> Timing:
         """`rounds` rounds of one process per cell, back to back, order alternating; the change probe/base."""
-        from harness.upgrade import triage
+        from harness.tools import triage
 
         (base_release, base_cell), (release, cell) = base, probe
         try:

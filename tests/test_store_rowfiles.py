@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.errors import UserError
-from harness.store import files as store
+from harness.store import rowfiles as store
 from harness.store import schema
 
 
@@ -69,10 +69,10 @@ def test_machines_live_apart(tmp_path: Path, stored_rows: list[dict[str, Any]]) 
 WRITER = """
 import json, sys
 from pathlib import Path
-from harness.store import files
+from harness.store import rowfiles
 rows, path, order = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), []
 for i, row in enumerate(rows):
-    files.upsert(path, [row], order)
+    rowfiles.upsert(path, [row], order)
 """
 
 

@@ -1,5 +1,5 @@
 """The static pass of `check`: what a saved model file is, what in it is known to break, and what in it could run
-code while loading (`harness.upgrade.risks`), read without a framework.
+code while loading (`harness.tools.risks`), read without a framework.
 
 Nothing in the file is executed or imported: a `.keras` archive is read member by member (never extracted),
 HDF5 through h5py, a SavedModel folder by its files and protocol buffers. Input that is no model, is
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.upgrade.risks import OWN, Risk, scan_file
+from harness.tools.risks import OWN, Risk, scan_file
 
 MAX_BYTES = 2 << 30  # a file or folder larger than 2 GiB is refused
 MAX_UNCOMPRESSED = 4 << 30  # so is an archive whose members would take more than 4 GiB

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from harness.errors import UserError
-from harness.upgrade import inspect as inspect_mod
-from harness.upgrade.inspect import inspect, scan
+from harness.tools import inspect as inspect_mod
+from harness.tools.inspect import inspect, scan
 
 ROOT = Path(__file__).resolve().parent.parent
 TENSOR = {"class_name": "__tensor__", "config": {"value": 0.0, "dtype": "float64"}}
@@ -57,7 +57,7 @@ def test_a_keras_archive_gives_its_version_date_and_tagged_mask(tmp_path: Path) 
 
 
 def test_every_known_hazard_is_found_where_it_sits() -> None:
-    """Compatibility findings only: the Lambda is an unsafe finding (`tests/test_upgrade_risks.py`)."""
+    """Compatibility findings only: the Lambda is an unsafe finding (`tests/test_tools_risks.py`)."""
     custom = {"module": "my_models.layers", "class_name": "Gate", "config": {"name": "gate"},
               "registered_name": "my_models>Gate"}  # fmt: skip
     old = {"module": "keras.src.engine.functional", "class_name": "Functional", "config": {"name": "f", "layers": []}}

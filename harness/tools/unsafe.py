@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from harness.decl import advisories
 from harness.decl.advisories import Entry
 from harness.decl.cells import Cell
-from harness.upgrade.inspect import Inspection
-from harness.upgrade.risks import Risk
+from harness.tools.inspect import Inspection
+from harness.tools.risks import Risk
 
 SAFE_MODE_WORDS = ("safe_mode", "safe mode", "unsafe_deserialization")  # how releases word their own refusal
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.decl.advisories import FINDINGS, Entry
-from harness.upgrade import unsafe
-from harness.upgrade.check import FIX, Result
-from harness.upgrade.inspect import Inspection
+from harness.tools import unsafe
+from harness.tools.check import FIX, Result
+from harness.tools.inspect import Inspection
 
 HAZARDS = {
     "tagged-value": "a tensor or array value stored as a tagged dict; on several releases load_model hands the dict "

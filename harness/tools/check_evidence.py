@@ -9,7 +9,7 @@ from typing import Any
 from harness.decl.cells import Cell, Matrix
 from harness.readers.model import cell_order
 from harness.readers.sections import upgrade_paths
-from harness.upgrade.inspect import Inspection
+from harness.tools.inspect import Inspection
 
 OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-masking case that measures it
     "Rescaling": "rescaling",
@@ -28,7 +28,7 @@ def _fmt(insp: Inspection) -> str:
 
 def matrix_rows(results: Path) -> list[dict[str, Any]]:
     """The rows of the machine with the most upgrade rows (the evidence the findings cite)."""
-    from harness.store import files
+    from harness.store import rowfiles
 
     if not results.is_dir():
         return []
@@ -37,7 +37,7 @@ def matrix_rows(results: Path) -> list[dict[str, Any]]:
         return []
     best = max(folders, key=lambda p: sum(f.stat().st_size for f in p.glob("*.upgrade.jsonl.gz")))
     paths = sorted(best.glob("*.upgrade.jsonl.gz")) + sorted(best.glob("*.jsonl"))
-    return [r for p in paths for r in files.read_file(p)]
+    return [r for p in paths for r in rowfiles.read_file(p)]
 
 
 def _loaders(df: Any, savers: list[Cell], matrix: Matrix) -> str:

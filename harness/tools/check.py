@@ -1,9 +1,9 @@
 """Check a user's saved model against the matrix: what it is, what in it is known to break, and what each release
 does with it.
 
-The static pass (`harness.upgrade.inspect`) reads the file without a framework and tells each finding with
+The static pass (`harness.tools.inspect`) reads the file without a framework and tells each finding with
 what the matrix's own rows say about it, and each risky finding with the releases that would act on it
-(`harness.upgrade.unsafe`): a target whose release would run the file's code is refused (`skip`) unless the
+(`harness.tools.unsafe`): a target whose release would run the file's code is refused (`skip`) unless the
 user trusts the file. The dynamic pass loads a read-only copy in one sandboxed child per target cell
 (`harness.runner.sandbox`, `harness.child.check`): the cell of the saving release, the newest release of each
 family, and `--to`.
@@ -29,8 +29,8 @@ from harness.readers.model import cell_order
 from harness.runner import envs
 from harness.runner.child import Launch, Session
 from harness.runner.sandbox import Limits, Sandbox
-from harness.upgrade import unsafe
-from harness.upgrade.inspect import Inspection
+from harness.tools import unsafe
+from harness.tools.inspect import Inspection
 
 JSON_FIELDS = ("cell_id", "tensorflow", "keras", "keras_flavor", "backend", "outcome", "failed_stage", "error_type",
                "error_message", "error_signature", "max_abs_diff", "reference")  # fmt: skip

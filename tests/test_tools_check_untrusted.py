@@ -28,7 +28,7 @@ import untrusted
 
 from harness.decl import cells
 from harness.runner import envs, sandbox
-from harness.upgrade.inspect import inspect
+from harness.tools.inspect import inspect
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUE_FILES = ["lambda.h5", "nested-lambda.keras", "outside.keras", "writefile-savedmodel"]

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from harness.decl import cells
-from harness.upgrade import check
-from harness.upgrade.inspect import inspect
+from harness.tools import check
+from harness.tools.inspect import inspect
 
 ROOT = Path(__file__).resolve().parent.parent
 KERAS2, KERAS3 = "tf2.15.1-keras2.15.0", "tf2.16.2-keras3.0.5"

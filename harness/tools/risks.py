@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.upgrade import savedmodel
+from harness.tools import savedmodel
 
 OWN = ("keras", "tf_keras")  # the top-level modules of Keras' own namespaces
 FILE_FUNCTIONS = ("get_file", "load_model", "load_weights", "save_model", "save_weights", "load_img", "save_img",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.decl import advisories, cells
-from harness.upgrade import unsafe
-from harness.upgrade.inspect import Inspection
-from harness.upgrade.risks import Risk
+from harness.tools import unsafe
+from harness.tools.inspect import Inspection
+from harness.tools.risks import Risk
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA = Risk("lambda-code", "/config/layers[1]", "a Lambda's function stored as marshalled Python bytecode",

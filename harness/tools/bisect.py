@@ -25,7 +25,7 @@ from harness.errors import UserError
 from harness.runner import envs
 from harness.runner.cases import run_cell
 from harness.runner.parts import upgrade_paths as loads
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 
 AXES = {"keras": "keras", "tensorflow": "tensorflow-cpu"}
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ class Prober:
 
     def _stored(self, folder: Path, cell: Cell) -> dict[str, Any] | None:
         part = "upgrade" if self.saved is not None else ""
-        row = fresh.rows_by_case(files.cell_path(folder, self.machine["id"], cell.id, part)).get(
+        row = fresh.rows_by_case(rowfiles.cell_path(folder, self.machine["id"], cell.id, part)).get(
             (self.scen.id, self.case.case_id)
         )
         if self.saved is not None:

@@ -15,7 +15,7 @@ from conftest import small_scenario, stored_results
 
 from harness.decl import cells
 from harness.errors import UserError
-from harness.upgrade import triage
+from harness.tools import triage
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -25,7 +25,7 @@ from harness.decl.cells import Cell
 from harness.decl.scenarios import Scenario
 from harness.errors import UserError
 from harness.runner import fingerprint, timing
-from harness.store import files, fresh
+from harness.store import fresh, rowfiles
 
 DEFAULT_LATENCY_CASES = ["*:predict_on_batch", "lstm:floor:direct"]  # the eager `call` case costs seconds a sample
 ALPHA = 0.05
@@ -35,7 +35,7 @@ def current_rows(
     results: Path, machine_id: str, cell: Cell, scens: list[Scenario]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """(scenario, case) -> the cell's current row on this machine; missing or stale rows raise UserError."""
-    path = files.cell_path(results, machine_id, cell.id)
+    path = rowfiles.cell_path(results, machine_id, cell.id)
     rows = fresh.rows_by_case(path)
     by_id = {s.id: s for s in scens}
     wanted = [
@@ -54,7 +54,7 @@ def upgrade_rows(
     results: Path, machine_id: str, loader: Cell, saver: Cell, scens: list[Scenario]
 ) -> list[dict[str, Any]]:
     """The loading cell's current upgrade rows of files the saving cell saved."""
-    rows = fresh.rows_by_case(files.cell_path(results, machine_id, loader.id, "upgrade")).values()
+    rows = fresh.rows_by_case(rowfiles.cell_path(results, machine_id, loader.id, "upgrade")).values()
     by_id = {s.id: s for s in scens if s.handler == "upgrade"}
     return [
         row
@@ -351,8 +351,8 @@ def render(
 
 def save(path: Path, markdown: str, data: dict[str, Any]) -> None:
     """The markdown and, beside it, the paired values as JSON (atomic writes)."""
-    files.write_text(path, markdown)
-    files.write_text(path.with_suffix(".json"), json.dumps(data, indent=1, sort_keys=True))
+    rowfiles.write_text(path, markdown)
+    rowfiles.write_text(path.with_suffix(".json"), json.dumps(data, indent=1, sort_keys=True))
 
 
 def select_latency(scen: Scenario, patterns: list[str] | None) -> list[scenarios.Case]:

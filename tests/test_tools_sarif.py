@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness.decl import advisories
-from harness.upgrade import sarif
+from harness.tools import sarif
 
 
 def record(path: str) -> dict[str, Any]:

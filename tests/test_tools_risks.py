@@ -2,7 +2,7 @@
 give none.
 
 The configs follow what Keras 2 and Keras 3 write (checked against files saved in real cells by
-`tests/test_upgrade_check_untrusted.py`); HDF5 files are written with h5py and SavedModel protocol buffers
+`tests/test_tools_check_untrusted.py`); HDF5 files are written with h5py and SavedModel protocol buffers
 byte by byte, so no framework is needed.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.upgrade.inspect import inspect
-from harness.upgrade.risks import scan_config
+from harness.tools.inspect import inspect
+from harness.tools.risks import scan_config
 
 LAMBDA3 = {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA", "defaults": None, "closure": None}}
 
