@@ -45,7 +45,7 @@ def summarise(per_process: list[list[float]], loops: int) -> dict[str, Any]:
 
 
 def normalised(per_process: list[list[float]], refs: list[list[float]]) -> dict[str, Any]:
-    """Samples divided by the reference run around each (`harness.refloop`): median, quartiles, 95% CI.
+    """Samples divided by the reference run around each (`harness.child.refloop`): median, quartiles, 95% CI.
 
     Machine-wide slow phases slow sample and reference alike, so these ratios compare across cells and
     runs better than seconds do; `ref_median_s` converts them back to seconds at a typical reference speed.

@@ -1,5 +1,5 @@
-"""A module that raises while it is imported: the `raise-at-import` fault case imports it (see builders.FAULTS)."""
+"""A module that raises while it is imported: the `raise-at-import` fault case imports it (see `harness.decl.registry`: FAULTS)."""
 
 from __future__ import annotations
 
-raise ImportError("harness.fault_import raises while it is imported, on purpose (a fault case)")
+raise ImportError("harness.child.fault_import raises while it is imported, on purpose (a fault case)")

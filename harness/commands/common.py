@@ -30,7 +30,7 @@ def need(command: str, *modules: str) -> None:
     if missing:
         raise UserError(
             f"`{command}` needs {', '.join(missing)}, not installed in {sys.executable}: run `nox -s {command}`, "
-            "or `pip install -r requirements/report.txt -r requirements/timing.txt`"
+            "or `pip install -r requirements/report.txt -r requirements/bench.txt`"
         )
 
 

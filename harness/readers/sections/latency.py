@@ -204,7 +204,7 @@ def section(
     corrected = bool(df["corrected"].any())
     what = (
         "median of sample / reference, where every sample is divided by a fixed pure-Python workload "
-        "timed in the same process just before and after it (`harness/refloop.py`), converted back to "
+        "timed in the same process just before and after it (`harness/child/refloop.py`), converted back to "
         "milliseconds at that interpreter's fast-state reference speed on this machine (10th percentile of "
         "the processes' reference medians); [95% CI]; plain medians in the second table"
         if corrected
