@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOP = ("harness", "tests", "scenarios", "cells", "experiments", "scripts", "results", "report", "security", "tools",
        "requirements", ".ci", ".github")  # fmt: skip
-PATH = re.compile(r"(?<![\w/.-])((?:%s)/[^\s`'\"()\[\],;:|]*)" % "|".join(re.escape(t) for t in TOP))
+PATH = re.compile(r"(?<![\w/.-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[^\s`'\"()\[\],;:|]*)")
 MODULE = re.compile(r"(?<![\w./-])(harness(?:\.[a-z_]\w*)+)")
 PLACEHOLDER = re.compile(r"[*<>{}]|\.\.\.|…")
 
@@ -53,5 +53,5 @@ def test_every_named_path_and_module_exists() -> None:
 
 
 def test_stale_references_are_found() -> None:
-    text = "see harness/refloop.py, `harness.refloop`, tests/test_gone.py; fine: harness/child/refloop.py, scenarios/*.toml"
+    text = "see harness/refloop.py, `harness.refloop`, tests/test_gone.py; fine: harness/child/refloop.py, *.toml"
     assert stale(text) == ["harness/refloop.py", "tests/test_gone.py", "harness.refloop"]

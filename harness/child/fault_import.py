@@ -1,4 +1,5 @@
-"""A module that raises while it is imported: the `raise-at-import` fault case imports it (see `harness.decl.registry`: FAULTS)."""
+"""A module that raises while it is imported: the `raise-at-import` fault case imports it (`harness.decl.registry`'s
+FAULTS)."""
 
 from __future__ import annotations
 
