@@ -31,6 +31,11 @@ def write(folder: Path, machine: str, cell: str, rows: list[dict[str, Any]]) -> 
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
+def on_machine(rows: list[dict[str, Any]], machine: str) -> list[dict[str, Any]]:
+    """The rows as another machine would have measured them."""
+    return [{**r, "machine": {**r["machine"], "id": machine}} for r in rows]
+
+
 def all_rows(folder: Path) -> list[dict[str, Any]]:
     return store.read_all(folder)
 
@@ -40,7 +45,7 @@ def test_jobs_of_many_machines_and_cells_merge_without_loss(tmp_path: Path) -> N
     write(tmp_path / "job1", MACHINE, "tf2.15.1-keras2.15.0", a)
     write(tmp_path / "job2", MACHINE, "tf2.21.0-keras3.15.1", b[: len(b) // 2])
     write(tmp_path / "job3", MACHINE, "tf2.21.0-keras3.15.1", b[len(b) // 2 :])  # same file, other cases
-    write(tmp_path / "job4", "gpu-box", "tf2.21.0-keras3.15.1", b)  # same cell on another machine
+    write(tmp_path / "job4", "gpu-box", "tf2.21.0-keras3.15.1", on_machine(b, "gpu-box"))  # another machine
     write(tmp_path / "job5", MACHINE, "tf2.15.1-keras2.15.0", a)  # a repeat upload: identical rows
     jobs = [tmp_path / f"job{i}" for i in range(1, 6)]
     done = merge.merge(jobs, tmp_path / "merged", [])
@@ -106,3 +111,24 @@ def test_bad_sources_are_one_line_and_exit_2(tmp_path: Path, setup: str, message
     proc = subprocess.run(argv, env=ENV, capture_output=True, text=True)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("machine", "a row of machine gpu-box in the folder of x86_64-amd-epyc-2c-24g"),
+        ("measured_by", "measured by cases/0, where the masking-lstm scenario declares cases/1"),
+    ],
+)
+def test_rows_that_do_not_belong_are_refused_in_one_line(tmp_path: Path, change: str, message: str) -> None:
+    """A row of another machine, or of another declared handler version, never lands in a folder not its own."""
+    rows = [r for r in real_rows("tf2.21.0-keras3.15.1") if r["scenario"] == "masking-lstm"][:3]
+    bad = on_machine(rows, "gpu-box") if change == "machine" else [{**r, "measured_by": "cases/0"} for r in rows]
+    write(tmp_path / "src", MACHINE, "c", rows[:1] + bad[1:])
+    with pytest.raises(UserError, match="2 rows do not belong where they would go \\(nothing written\\)") as err:
+        merge.merge([tmp_path / "src"], tmp_path / "dest", [], measured_by={"masking-lstm": "cases/1"})
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "dest").exists()
+    argv = [sys.executable, "-m", "harness", "merge", str(tmp_path / "src"), "--into", str(tmp_path / "dest")]
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -25,12 +25,15 @@ def main(args: argparse.Namespace) -> int:
     """Merge; conflicting rows stop the merge unless --newer-wins."""
     from harness.store import merge
 
-    order = [(c.scenario, c.case_id) for s in scenarios.load_all(args.scenarios) for c in s.cases()]
+    scens = scenarios.load_all(args.scenarios)
+    order = [(c.scenario, c.case_id) for s in scens for c in s.cases()]
     known = {s for s, _ in order}
     unknown = sorted(set(args.scenario or []) - known)
     if unknown:
         raise UserError(f"unknown scenario(s) {unknown}; known: {sorted(known)}")
-    done = merge.merge(args.sources, args.into, order, newer_wins=args.newer_wins, only=args.scenario)
+    declared = {s.id: s.measured_by for s in scens}
+    done = merge.merge(args.sources, args.into, order, newer_wins=args.newer_wins, only=args.scenario,
+                       measured_by=declared)  # fmt: skip
     print(
         f"merged into {args.into}: {done.added} rows added, {done.identical} identical, "
         f"{len(done.replaced)} replaced by later ones, {len(done.kept)} later ones kept; {done.files} files written"

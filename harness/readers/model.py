@@ -6,14 +6,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
 from harness.store import fresh
+
+if TYPE_CHECKING:  # pandas is imported by the readers that make frames; cell order and labels need none
+    import pandas as pd
 
 FLAVOR_ORDER = {"keras2": 0, "tf_keras": 1, "keras3": 2}
 

@@ -3,12 +3,12 @@ with the same kind of finding (read from `results/`, no framework)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 from harness.decl.cells import Cell, Matrix
 from harness.readers.model import cell_order
-from harness.readers.sections import upgrade_paths
 from harness.tools.inspect import Inspection
 
 OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-masking case that measures it
@@ -41,6 +41,8 @@ def matrix_rows(results: Path) -> list[dict[str, Any]]:
 
 
 def _loaders(df: Any, savers: list[Cell], matrix: Matrix) -> str:
+    from harness.readers.sections import upgrade_paths
+
     good, bad = upgrade_paths.ok_loaders(df, savers, matrix)
     return f"loads and predicts the same on {upgrade_paths.runs_label(good)}; not on {upgrade_paths.runs_label(bad)}"
 
@@ -48,8 +50,10 @@ def _loaders(df: Any, savers: list[Cell], matrix: Matrix) -> str:
 def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgrade: Any) -> dict[str, str]:
     """What the matrix's own rows say: about files this release saves, and about each finding's kind."""
     said: dict[str, str] = {}
-    if upgrade is None or not rows:
-        return said
+    if upgrade is None or not rows or importlib.util.find_spec("pandas") is None:
+        return said  # without pandas (a user's own environment) the static pass tells no evidence
+    from harness.readers.sections import upgrade_paths
+
     df = upgrade_paths.frame(rows, matrix, upgrade)
     same = [c for c in matrix.cells if insp.keras_version and insp.keras_version in (c.keras, c.tf_keras)]
     fmt = _fmt(insp)
