@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from harness.child import limits
 from harness.child.stack import detect_device, error_fields, import_stack, installed_versions, warning_lines
+from harness.decl import kinds
 from harness.decl.handlers import HANDLERS
 
 
@@ -95,10 +96,11 @@ def serve(handler: Any, requests: TextIO, reply: TextIO) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point: the handler named on the command line, the reply pipe named in the environment."""
+    limits.apply()  # a sandboxed child's limits, before it imports the framework or reads a request
+    kinds.load()  # kinds the environment adds (MASKCOMPAT_KINDS)
     if len(argv) != 1 or argv[0] not in HANDLERS:
         print(f"usage: python -m harness.child {{{','.join(HANDLERS)}}}", file=sys.stderr)
         return 2
-    limits.apply()  # a sandboxed child's limits, before it imports the framework or reads a request
     reply = os.fdopen(int(os.environ["MASKCOMPAT_RESULT_FD"]), "w", encoding="utf-8")
     try:
         handler = importlib.import_module(HANDLERS[argv[0]].child)

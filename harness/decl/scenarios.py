@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.decl import caseids, registry, toml
+from harness.decl import kinds
 from harness.decl.registry import BUILDERS, Builder
 from harness.errors import UserError
 
@@ -241,6 +242,7 @@ def _unique(scenario: Scenario, path: Path) -> Scenario:
 
 def load_all(folder: Path) -> list[Scenario]:
     """Every scenario file in the folder, sorted by id; an upgrade scenario's sources must be among them."""
+    kinds.load()  # kinds the environment adds (MASKCOMPAT_KINDS) register their builders first
     files = sorted(folder.glob("*.toml"))
     if not files:
         raise UserError(f"no scenario files (*.toml) in {folder}")

@@ -201,6 +201,18 @@ def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any
     return out
 
 
+def _detail_pages(index: list[tuple[str, str, Path]], root: Path) -> list[str]:
+    """Every detail page by machine, the seed's first, then the upgrade paths, then the rest by importance."""
+    out = []
+    order = ["masking-lstm", "upgrade", "workarounds", "latency", "rnn-breadth", "beyond-masking", "cross-load"]
+    for m in sorted({m for m, _, _ in index}):
+        out.append(f"- `{m}`:")
+        mine = [(t, p) for mm, t, p in index if mm == m]
+        mine.sort(key=lambda tp: next((i for i, s in enumerate(order) if f"`{s}`" in tp[0]), len(order)))
+        out += [f"  - [{t}]({_link(p, root)})" for t, p in mine]
+    return out
+
+
 def render(
     data: dict[str, Any],
     views: dict[str, View],
@@ -224,8 +236,9 @@ def render(
         "([schema](results/summary.schema.json))."
     )
     mid = primary(data)
-    if mid is None:
-        return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", ""])
+    if mid is None:  # no compatibility entries (yet): the pages other kinds wrote are still listed
+        pages = ["", "## Detail pages", "", *_detail_pages(index, root)] if index else []
+        return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", *pages, ""])
     shown, grid = views[mid].shown, views[mid].grid
     seed = [s for s in scens if s.id == SEED]
     seed_table = compat_table(grid, shown, seed)
@@ -285,13 +298,7 @@ def render(
         out.append(
             f"Every cell, the heat-map and each entry's provenance: [{seed_page.name}]({_link(seed_page, root)})."
         )
-    out += ["", "## Detail pages", ""]
-    order = ["masking-lstm", "upgrade", "workarounds", "latency", "rnn-breadth", "beyond-masking", "cross-load"]
-    for m in sorted({m for m, _, _ in index}):
-        out.append(f"- `{m}`:")
-        mine = [(t, p) for mm, t, p in index if mm == m]
-        mine.sort(key=lambda tp: next((i for i, s in enumerate(order) if f"`{s}`" in tp[0]), len(order)))
-        out += [f"  - [{t}]({_link(p, root)})" for t, p in mine]
+    out += ["", "## Detail pages", "", *_detail_pages(index, root)]
     out += [
         "- Experiments behind the README's claims (bisects, triages, spread, GPU diagnostics such as the TF32 "
         "explanation of the torch GPU `≠`): [experiments/](experiments/README.md).",

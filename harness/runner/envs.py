@@ -39,6 +39,7 @@ PASSED_ENV = (
     "JAX_COMPILATION_CACHE_DIR",
     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
     "NVIDIA_TF32_OVERRIDE",  # 0: cuBLAS/cuDNN keep float32 (TF32 is on by default in cuDNN on Ampere and later)
+    "MASKCOMPAT_KINDS",  # kinds added from outside the package (`harness.decl.kinds`): the child registers them too
 )
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from harness.decl import handlers
+from harness.decl import handlers, kinds
 from harness.decl.scenarios import Scenario
 
 
 def of(scen: Scenario) -> ModuleType:
     """The section that renders the scenario's rows (its handler's)."""
+    kinds.load()
     name = handlers.get(scen.handler).section
     if name is None:
         raise ValueError(f"handler {scen.handler} of scenario {scen.id} has no reader section")

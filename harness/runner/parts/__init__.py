@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from harness.decl import handlers
+from harness.decl import handlers, kinds
 
 
 def modules() -> list[tuple[str, ModuleType]]:
     """(handler name, part module) of every handler that has a part, in the registry's order."""
+    kinds.load()
     return [(h.name, importlib.import_module(h.part)) for h in handlers.HANDLERS.values() if h.part]
 
 
