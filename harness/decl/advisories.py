@@ -139,12 +139,7 @@ def _entry(raw: dict[str, Any], kinds: set[str], where: str) -> Entry:
 
 def load(path: Path = CATALOG) -> list[Entry]:
     """Every entry of the catalog, checked."""
-    try:
-        raw = toml.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the advisory catalog ({exc.strerror})") from None
-    except toml.DecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    raw = toml.read(path, "advisory catalog")
     entries = [_entry(e, set(FINDINGS), f"{path.name} entry {i + 1}") for i, e in enumerate(raw.get("entry", []))]
     ids = [e.id for e in entries]
     dupes = sorted({i for i in ids if ids.count(i) > 1})

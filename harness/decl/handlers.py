@@ -32,24 +32,20 @@ class Handler:
         return f"{self.name}/{self.version}"
 
 
-CASES = Handler(
-    "cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare",
-    child="harness.child.cases", part="harness.runner.parts.cases", section="harness.readers.sections.cases",
-)  # fmt: skip
-UPGRADE = Handler(
-    "upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking",
-    child="harness.child.upgrade_paths", part="harness.runner.parts.upgrade_paths",
-    section="harness.readers.sections.upgrade_paths",
-)  # fmt: skip
-LATENCY = Handler(
-    "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop",
-    child="harness.child.latency", part="harness.runner.parts.latency", section="harness.readers.sections.latency",
-)  # fmt: skip
-CROSSLOAD = Handler(
-    "crossload", 1, "files saved in one cell, loaded, predicted and compared in another",
-    child="harness.child.crossload", part="harness.runner.parts.crossload",
-    section="harness.readers.sections.crossload",
-)  # fmt: skip
+def kind(name: str, version: int, measures: str, module: str) -> Handler:
+    """A kind that the matrix measures, its modules named by one convention: child, runner part, reader section."""
+    return Handler(name, version, measures, f"harness.child.{module}", f"harness.runner.parts.{module}",
+                   f"harness.readers.sections.{module}")  # fmt: skip
+
+
+CASES = kind("cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare", "cases")
+UPGRADE = kind(
+    "upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking", "upgrade_paths"
+)
+LATENCY = kind(
+    "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop", "latency"
+)
+CROSSLOAD = kind("crossload", 1, "files saved in one cell, loaded, predicted and compared in another", "crossload")
 PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original", child="harness.child.prove")
 CHECK = Handler(
     "check", 2, "a user's saved file, a read-only copy in a sandbox: load with safe mode on, run, fixes tried, "

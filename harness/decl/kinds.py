@@ -34,12 +34,7 @@ def _load(path: str) -> tuple[str, ...]:
     from harness.decl import toml  # only where a kind is added: a Python 3.10 cell may lack the tomli backport
 
     file = Path(path)
-    try:
-        data = toml.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{VARIABLE}={path}: cannot read it ({exc.strerror})") from None
-    except toml.DecodeError as exc:
-        raise UserError(f"{VARIABLE}={path}: not valid TOML ({exc})") from None
+    data = toml.read(file, f"kinds file {VARIABLE} names")
     added = []
     for i, raw in enumerate(data.get("kind", []), 1):
         where = f"{file.name} kind {i}"

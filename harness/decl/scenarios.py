@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.decl import caseids, registry, toml
-from harness.decl import kinds
+from harness.decl import caseids, kinds, registry, toml
 from harness.decl.registry import BUILDERS, Builder
 from harness.errors import UserError
 

@@ -237,8 +237,8 @@ def render(
     )
     mid = primary(data)
     if mid is None:  # no compatibility entries (yet): the pages other kinds wrote are still listed
-        pages = ["", "## Detail pages", "", *_detail_pages(index, root)] if index else []
-        return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", *pages, ""])
+        listed = ["", "## Detail pages", "", *_detail_pages(index, root)] if index else []
+        return "\n".join([*out, "", "No results yet: run `nox -s matrix`.", *listed, ""])
     shown, grid = views[mid].shown, views[mid].grid
     seed = [s for s in scens if s.id == SEED]
     seed_table = compat_table(grid, shown, seed)
