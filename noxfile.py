@@ -94,7 +94,7 @@ def spread(session: nox.Session) -> None:
 @nox.session(python=PY)
 def repair(session: nox.Session) -> None:
     """Rewrite a .keras file's tagged tensor values into plain ones and prove it: -- IN.keras OUT.keras."""
-    harness(session, "repair")
+    harness(session, "repair", cwd=session.invoked_from)  # paths are relative to where nox was started
 
 
 @nox.session(python=PY)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -75,6 +76,7 @@ def repair_file(src: Path, dst: Path) -> list[str]:
                 for info in zin.infolist():
                     data = json.dumps(fixed).encode() if info.filename == CONFIG else zin.read(info)
                     zout.writestr(info, data)
+            os.chmod(tmp, stat.S_IMODE(src.stat().st_mode))  # the new file keeps the input's permissions
             os.replace(tmp, dst)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

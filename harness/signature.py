@@ -33,8 +33,44 @@ def normalise(message: str) -> str:
     return text if len(text) <= MAX_LEN else text[: MAX_LEN - 1] + "…"
 
 
-def signature(stage: str | None, error_type: str | None, message: str | None) -> str | None:
-    """`stage: Type: normalised message`, or None when nothing failed."""
+# Keras wraps the exception that failed in one of its own and quotes it: after "Exception encountered: " when
+# deserializing, and between "Exception encountered when calling ..." and "Arguments received ..." when calling.
+_QUOTED = (
+    re.compile(r"Exception encountered: (?P<inner>.+?)(?:\n\n(?:config=|Call arguments|Arguments received).*)?$", re.S),
+    re.compile(
+        r"Exception encountered when calling [^\n]*\n\s*(?P<inner>.+?)\s*(?:\n\s*(?:Call arguments|Arguments) "
+        r"received.*)?$",
+        re.S,
+    ),
+)
+_TYPE_PREFIX = re.compile(r"^(?P<type>[A-Z]\w*(?:Error|Exception|Warning)): (?P<rest>.+)$", re.S)
+
+
+def innermost(error_type: str | None, message: str | None, cause_type: str | None = None,
+              cause_message: str | None = None) -> tuple[str | None, str]:  # fmt: skip
+    """The exception that failed first, as (type, message): the child's innermost chained exception where the row
+    has one, and inside it the message Keras quotes from the exception it wrapped (rows before the chained fields
+    were recorded have only the outer message)."""
+    kind, text = (cause_type, cause_message) if cause_type else (error_type, message or "")
+    text = ANSI.sub("", text or "")
+    for _ in range(4):  # quotes nest: a layer's call failure inside a model's deserialization failure
+        for pattern in _QUOTED:
+            found = pattern.search(text)
+            if found and found.group("inner").strip():
+                text = found.group("inner").strip()
+                typed = _TYPE_PREFIX.match(text)
+                if typed:
+                    kind, text = typed.group("type"), typed.group("rest")
+                break
+        else:
+            break
+    return kind, text.strip()
+
+
+def signature(stage: str | None, error_type: str | None, message: str | None, cause_type: str | None = None,
+              cause_message: str | None = None) -> str | None:  # fmt: skip
+    """`stage: Type: normalised message` of the innermost exception, or None when nothing failed."""
     if error_type is None and message is None:
         return None
-    return f"{stage or '?'}: {error_type or 'Error'}: {normalise(message or '')}"
+    kind, text = innermost(error_type, message, cause_type, cause_message)
+    return f"{stage or '?'}: {kind or 'Error'}: {normalise(text)}"

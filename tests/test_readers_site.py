@@ -52,7 +52,7 @@ def summary() -> dict[str, Any]:
     case_a, case_b = "masking-lstm/tensor-float64:.keras", "masking-lstm/list:.keras"
     lat = "latency/lstm:masked:predict_on_batch"
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "generated": {"at": "2026-12-01T00:00:00Z", "command": "nox -s report", "harness_version": "0.1.0"},
         "cells": {
             "tf2.15.1-keras2.15.0": cell(
@@ -112,7 +112,7 @@ def summary() -> dict[str, Any]:
                     "machine": "m1",
                     "saved_by": "tf2.16.2-keras3.0.5",
                     "loaded_by": "tf2.19.1-keras3.8.0",
-                    "entries": {"ok": [1], "✗ load": [0]},
+                    "entries": {"ok": [1], "✗ load · keras2-time-major": [0]},
                 },
             ],
         },
@@ -130,6 +130,7 @@ def summary() -> dict[str, Any]:
             }
             for c, ms in (("tf2.15.1-keras2.15.0", 22.8), ("tf2.16.2-keras3.0.5", 17.7), ("tf2.19.1-keras3.8.0", 17.0))
         ],
+        "causes": [{"machine": "m1", "failing_rows": 1, "explained_rows": 1, "by_cause": {"keras2-time-major": 1}}],
     }
 
 
@@ -196,7 +197,7 @@ def test_non_ascii_and_script_like_text_survive_data_js(summary: dict[str, Any])
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: s.update(schema_version=2), "schema_version: 1 was expected"),
+        (lambda s: s.update(schema_version=3), "schema_version: 2 was expected"),
         (lambda s: s.pop("upgrade"), "the top level: 'upgrade' is a required property"),
         (lambda s: s.update(extra=1), "('extra' was unexpected)"),
         (lambda s: s["verdicts"][2].update(outcome="okay"), "verdicts[2].outcome: 'okay' is not one of"),

@@ -123,3 +123,46 @@ def test_repair_proves_in_a_cell_when_this_interpreter_has_no_keras(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "in tf2.16.2-keras3.1.1: loads and predicts; the original does not run on this release" in proc.stdout
     assert BROKEN.exists() and masking_value(BROKEN) != masking_value(fixed)  # the input is never changed
+
+
+def test_the_new_file_keeps_the_inputs_permissions(tmp_path: Path) -> None:
+    src = tmp_path / "in.keras"
+    src.write_bytes(BROKEN.read_bytes())
+    src.chmod(0o644)
+    repair.repair_file(src, tmp_path / "out.keras")
+    assert (tmp_path / "out.keras").stat().st_mode & 0o777 == 0o644
+
+
+SAVE_VARIABLE_STEPS = """
+import sys, keras
+m = keras.Sequential([keras.Input((None, 4)), keras.layers.Masking(mask_value=keras.ops.zeros((4,))),
+                      keras.layers.LSTM(3)])
+m.save(sys.argv[1])
+"""
+
+
+@pytest.mark.integration
+def test_repair_proves_a_model_with_variable_timesteps(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
+    """The proof builds its inputs the way `check` does: an unknown timestep dimension is filled, not int(None)."""
+    python = cell_python("tf2.17.1-keras3.4.1")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    src, fixed = tmp_path / "steps.keras", tmp_path / "steps-fixed.keras"
+    saved = subprocess.run([str(python), "-c", SAVE_VARIABLE_STEPS, str(src)], env=env, capture_output=True, text=True)
+    assert saved.returncode == 0, saved.stderr[-2000:]
+    proc = subprocess.run([str(python), "-m", "harness", "repair", str(src), str(fixed)], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0 and "proved " in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert fixed.stat().st_mode & 0o777 == src.stat().st_mode & 0o777
+
+
+@pytest.mark.integration
+def test_a_repaired_file_that_does_not_prove_out_is_removed(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
+    """Keras 2 cannot load a Keras 3 file at all: the proof fails, the new file goes, the exit code is 1, not 2."""
+    cell_python("tf2.15.1-keras2.15.0")
+    fixed = tmp_path / "fixed.keras"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "repair", str(BROKEN), str(fixed), "--cell", "tf2.15.1-keras2.15.0"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    assert "removed, the repaired file did not prove out" in proc.stdout and not fixed.exists()

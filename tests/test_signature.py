@@ -30,3 +30,35 @@ def test_paths_and_urls_vanish() -> None:
 
 def test_nothing_failed() -> None:
     assert signature.signature(None, None, None) is None
+
+
+DESERIALIZING = (
+    "<class 'keras.src.models.sequential.Sequential'> could not be deserialized properly. Please ensure that "
+    "components that are Python object instances (layers, models, etc.) returned by `get_config()` are explicitly "
+    "deserialized in the model's `from_config()` method.\n\nconfig={'module': 'keras', 'class_name': 'Sequential'}."
+    "\n\nException encountered: Error when deserializing class 'InputLayer' using config={'batch_shape': [None, 4]}."
+    "\n\nException encountered: Unrecognized keyword arguments: ['batch_shape', 'optional']"
+)
+
+
+def test_the_signature_is_the_innermost_exception_keras_quotes() -> None:
+    assert signature.innermost("TypeError", DESERIALIZING) == (
+        "TypeError",
+        "Unrecognized keyword arguments: ['batch_shape', 'optional']",
+    )
+    assert (
+        signature.signature("load", "TypeError", DESERIALIZING)
+        == "load: TypeError: Unrecognized keyword arguments: […]"
+    )
+
+
+def test_a_quoted_exception_keeps_its_own_type() -> None:
+    msg = "Exception encountered when calling Masking.call().\n\nValueError: bad value\n\nArguments received by it"
+    assert signature.innermost("TypeError", msg) == ("ValueError", "bad value")
+
+
+def test_the_chained_cause_the_child_recorded_comes_first() -> None:
+    cut = DESERIALIZING[:300]  # an upgrade row keeps only the start of the outer message
+    lstm = "Unrecognized keyword arguments passed to LSTM: {'time_major': False}"
+    assert signature.innermost("TypeError", cut, "ValueError", lstm) == ("ValueError", lstm)
+    assert signature.innermost("TypeError", cut)[1].startswith("<class 'keras.src.models.sequential.Sequential'>")

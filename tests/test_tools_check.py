@@ -189,7 +189,9 @@ def test_the_tensor_mask_file_names_its_fix_and_cites_the_matrix(saved: Path, tm
     assert newest["outcome"] == "ok" and newest["max_abs_diff"] < 1e-5 and newest["masking"] == "ok"
     assert [f["kind"] for f in found["findings"]] == ["tagged-value"]
     report = (tmp_path / "out.md").read_text()
-    assert "nox -s repair --" in report and "No code in the file was executed" in report
+    assert f"nox -f {ROOT / 'noxfile.py'} -s repair -- {(saved / 'seq-tensor.keras').resolve()}" in report
+    assert saver["cause"] == "tagged-value-reaches-op"
+    assert "No code in the file was executed" in report
     assert code == 1
 
 
@@ -203,6 +205,17 @@ def test_to_a_spec_and_inputs_with_outputs(saved: Path, tmp_path: Path) -> None:
     (only,) = found["targets"]
     assert only["cell_id"] == "tf2.21.0-tfkeras2.21.0" and only["reference"] == "the outputs in in.npz"
     assert only["outcome"] == "mismatch" and only["max_abs_diff"] > 0 and code == 1
+
+
+@pytest.mark.integration
+def test_the_readme_gate_with_only_passes_a_file_that_loads_and_predicts_the_same(saved: Path, tmp_path: Path) -> None:
+    """`--only` still compares with the saving release's outputs (loaded for the reference, not judged)."""
+    code, found = run_check(saved / "multi-plain.keras", tmp_path / "out.json", "--to", "tf=2.21.0,keras=3.15.1",
+                            "--only")  # fmt: skip
+    (only,) = found["targets"]
+    assert only["cell_id"] == "tf2.21.0-keras3.15.1" and only["outcome"] == "ok", only
+    assert only["reference"].startswith(f"the saving release's outputs, {KERAS3}")
+    assert code == 0
 
 
 def test_default_targets_are_the_saver_and_the_newest_of_each_family(tmp_path: Path) -> None:

@@ -5,31 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.child.check import make_inputs
 from harness.child.compat import tolerant_masking
 from harness.child.stack import Stack
-from harness.rewrite import plain
 
 
-def _outputs(model: Any, x: Any) -> Any:
+def _outputs(model: Any, xs: list[Any]) -> Any:
     import numpy as np
 
-    return np.asarray(model.predict(x, verbose=0))
+    out = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
+    return np.concatenate([np.asarray(o).reshape(-1) for o in (out if isinstance(out, list) else [out])])
 
 
-def probe_input(model: Any, mask_value: Any, seed: int = 0) -> Any:
-    """A float32 batch for the model's input shape whose last quarter of timesteps holds the mask value."""
-    import numpy as np
-
-    shape = tuple(int(d) for d in model.input_shape[1:])
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((4, *shape)).astype("float32")
-    if len(shape) == 2 and mask_value is not None:
-        pad = max(1, shape[0] // 4)
-        x[:, shape[0] - pad :, :] = np.asarray(mask_value, dtype="float32")
-    return x
-
-
-def prove(keras: Any, original: str, repaired: str, probe: Any, rtol: float, atol: float) -> str:
+def prove(keras: Any, original: str, repaired: str, probe: list[Any], rtol: float, atol: float) -> str:
     """Load and run the repaired file; compare with the original wherever the original still runs.
 
     Returns how the proof was made; raises AssertionError when outputs differ beyond the tolerance.
@@ -57,11 +45,12 @@ def prove(keras: Any, original: str, repaired: str, probe: Any, rtol: float, ato
 
 
 def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> dict[str, Any]:
-    """Load the repaired file, build a probe batch from it, and compare with the original."""
+    """Load the repaired file, build its inputs the way `check` does (every input, unknown dimensions filled, the
+    last quarter of timesteps padded with the mask value), and compare with the original."""
     keras = stack.keras
     stage("load")
     model = keras.models.load_model(req["repaired"])
-    mask = next((layer.mask_value for layer in model.layers if hasattr(layer, "mask_value")), None)
     stage("equivalence")
-    how = prove(keras, req["original"], req["repaired"], probe_input(model, plain(mask)), req["rtol"], req["atol"])
+    xs, _ = make_inputs(model)
+    how = prove(keras, req["original"], req["repaired"], xs, req["rtol"], req["atol"])
     return {"outcome": "ok", "proof": how}

@@ -82,12 +82,28 @@ def detect_device(stack: Stack) -> str:
     return "cpu"
 
 
+def first_cause(exc: BaseException) -> BaseException | None:
+    """The exception that started a chain (`raise ... from`, or raised while handling another), None if alone."""
+    seen = {id(exc)}
+    inner: BaseException | None = None
+    nxt = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while nxt is not None and id(nxt) not in seen and len(seen) < 20:
+        seen.add(id(nxt))
+        inner = nxt
+        nxt = nxt.__cause__ or (None if nxt.__suppress_context__ else nxt.__context__)
+    return inner
+
+
 def error_fields(exc: BaseException) -> dict[str, Any]:
-    """Type, message and the innermost frames of an exception, as JSON-safe strings."""
+    """Type, message and the innermost frames of an exception, and the type and message of the exception that
+    started its chain (the cause a wrapper's first line hides), as JSON-safe strings."""
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    inner = first_cause(exc)
     return {
         "error_type": type(exc).__name__,
         "error_message": ANSI.sub("", str(exc))[:4000],
+        "error_cause_type": type(inner).__name__ if inner is not None else None,
+        "error_cause_message": ANSI.sub("", str(inner))[:2000] if inner is not None else None,
         "traceback_tail": "".join(tb)[-3000:],
     }
 

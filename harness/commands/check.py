@@ -41,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument(
-        "--out", type=Path, help="write the markdown report here (default: check/<file>.md in the repository)"
+        "--out",
+        type=Path,
+        help="write the markdown report here (default: <file>.md beside --json, else in the working directory)",
     )
     p.add_argument("--jobs", type=int, default=2, help="releases checked side by side (default 2)")
     p.add_argument("--static", action="store_true", help="only the static pass: what the file is and what in it breaks")
@@ -114,8 +116,14 @@ def main(args: argparse.Namespace) -> int:
         targets = _unique(base + extra)
         if not targets and not args.static:
             raise UserError("no release to check in: give --to SPEC, or leave out --only")
+        saver = check.saving_cell(insp, matrix) if args.only and not args.static else None
+        if saver is not None and all(t.cell.id != saver.id for t in targets):  # the reference, not a verdict
+            why = f"the saving release (Keras {insp.keras_version}), for the reference only"
+            targets.append(check.Target(saver, why, reference_only=True))
         saved_by = f", saved by Keras {insp.keras_version}" if insp.keras_version else ""
-        doing = "the static pass only" if args.static else f"checking in {len(targets)} release(s)"
+        judged = [t for t in targets if not t.reference_only]
+        also = f" (and in {saver.id} for the reference outputs)" if saver and len(judged) < len(targets) else ""
+        doing = "the static pass only" if args.static else f"checking in {len(judged)} release(s){also}"
         print(
             f"{insp.path}: a {check_report.KINDS[insp.kind]}{saved_by}; {len(insp.risks)} unsafe and "
             f"{len(insp.findings)} compatibility finding(s); {doing}",
@@ -157,14 +165,15 @@ def main(args: argparse.Namespace) -> int:
         results, reference = check.check(insp, targets, options, catalog, done=done)
         for r in results:
             diff = f", max |diff| {r.max_abs_diff:.3g}" if r.max_abs_diff is not None else ""
-            fix = f"; the {r.fix} route works there" if r.fix else ""
-            stage = f" at {r.failed_stage} ({r.error_type})" if r.outcome not in ("ok", "runs") else ""
+            fix = f"; the {r.fix} route works there: {check_report.fix_text(r.fix, insp.path)}" if r.fix else ""
+            told = r.error_type if r.error_type in ("Refused", "SandboxLimit") else check_report.because(r)
+            stage = f" at {r.failed_stage} ({told})" if r.outcome not in ("ok", "runs") else ""
             why = f": {r.error_message}" if r.error_type in ("Refused", "SandboxLimit") else ""
             kept = f"; sandbox kept at {r.kept}" if r.kept else ""
             print(f"  {r.target.cell.id:<30} {r.outcome}{stage}{diff}{fix}{why}{kept}", flush=True)
         print(f"  reference: {reference}", flush=True)
         print(f"  {check_report.verdict_line(results)}", flush=True)
-        out = args.out or common.ROOT / "check" / f"{insp.path.name}.md"
+        out = args.out or (args.json.parent if args.json else Path.cwd()) / f"{insp.path.name}.md"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
             check_report.render(insp, results, reference, said, command, catalog, statement), encoding="utf-8"

@@ -43,8 +43,13 @@ def newest(matrix: cells_mod.Matrix) -> Cell:
     return max(pool, key=lambda c: (Version(c.keras or "0"), Version(c.tensorflow or "0")))
 
 
+class Unproven(Exception):
+    """The repaired file was written but does not load or predict as the original where it was proved."""
+
+
 def prove(src: Path, dst: Path, cell: Cell | None, device: str) -> str:
-    """Run the `prove` handler on the two files in the cell's environment (None: this interpreter)."""
+    """Run the `prove` handler on the two files in the cell's environment (None: this interpreter); raises
+    Unproven where the repaired file does not prove out."""
     tmp = Path(tempfile.mkdtemp(prefix="maskcompat-repair-"))
     try:
         if cell is None:
@@ -62,9 +67,8 @@ def prove(src: Path, dst: Path, cell: Cell | None, device: str) -> str:
     where = f"in {cell.id}" if cell else "in this interpreter"
     if reply.answer is None or reply.answer.get("outcome") != "ok":
         got = reply.answer or reply.lost or {}
-        raise UserError(
-            f"the repaired file does not prove out {where}: {got.get('error_type')}: {got.get('error_message')}"
-        )
+        raise Unproven(f"{got.get('failed_stage') or 'proof'} {where}: {got.get('error_type')}: "
+                       f"{' '.join(str(got.get('error_message')).split())[:500]}")  # fmt: skip
     return f"{where}: {reply.answer['proof']}"
 
 
@@ -88,6 +92,11 @@ def main(args: argparse.Namespace) -> int:
         cell = None
     else:
         cell = newest(cells_mod.load(args.cells))
-    print(f"proved {args.dst} {prove(args.src, args.dst, cell, common.resolve_device(args.device))} "
-          f"({time.time() - t0:.0f}s)")  # fmt: skip
+    try:
+        how = prove(args.src, args.dst, cell, common.resolve_device(args.device))
+    except Unproven as exc:  # the new file is not left behind as if it were good
+        args.dst.unlink(missing_ok=True)
+        print(f"{args.dst}: removed, the repaired file did not prove out: {exc}")
+        return 1
+    print(f"proved {args.dst} {how} ({time.time() - t0:.0f}s)")
     return 0

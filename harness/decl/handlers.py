@@ -6,6 +6,12 @@ A stored row records the version of the handler that measured it. Bump a version
 change alters what that handler would record (a new stage, another comparison, another model); a
 comment, a rename or a refactor changes nothing and stales no row. Version 1 of each handler is what the
 harness measured before versions were declared (results schema 1): the code was reorganised, not changed.
+
+Every child now records, beside a failure's exception, the exception that started its chain
+(`error_cause_type`, `error_cause_message`). The kinds whose rows keep the message whole enough to quote that
+exception (cases, latency: up to 4,000 characters) kept their version: readers take the cause from the quote
+(`harness.signature.innermost`). The upgrade paths (600 characters) and the cross-load (a quote past 4,000
+characters) cut it before the quote, so their version is 2.
 """
 
 from __future__ import annotations
@@ -40,12 +46,17 @@ def kind(name: str, version: int, measures: str, module: str) -> Handler:
 
 CASES = kind("cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare", "cases")
 UPGRADE = kind(
-    "upgrade", 1, "a file another cell saved: load it the route's way, predict, compare, check masking", "upgrade_paths"
+    "upgrade",
+    2,
+    "a file another cell saved: load it the route's way, predict, compare, check masking (2: a failure "
+    "keeps the exception that started it in fields of its own; version 1 cut the message before it)",
+    "upgrade_paths",
 )
 LATENCY = kind(
     "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop", "latency"
 )
-CROSSLOAD = kind("crossload", 1, "files saved in one cell, loaded, predicted and compared in another", "crossload")
+CROSSLOAD = kind("crossload", 2, "files saved in one cell, loaded, predicted and compared in another (2: the "
+                 "exception that started a failure in fields of its own)", "crossload")  # fmt: skip
 PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original", child="harness.child.prove")
 CHECK = Handler(
     "check", 2, "a user's saved file, a read-only copy in a sandbox: load with safe mode on, run, fixes tried, "

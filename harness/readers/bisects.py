@@ -46,3 +46,44 @@ def fixed_in(records: list[dict[str, Any]], case: str, flavor: str, backend: str
 def regressions(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Latency bisects that found a step (slower or faster), in name order."""
     return [r for r in records if r["kind"] == "latency" and r["first_release"]]
+
+
+def _vkey(version: str) -> tuple[int, ...]:
+    return tuple(int("".join(ch for ch in p if ch.isdigit()) or 0) for p in version.split("."))
+
+
+def _pick(cells: dict[str, Any], base: dict[str, Any], release: str, tf: str | None) -> str | None:
+    """The cell of the base's family whose Keras release is `release`, or the nearest one of the same minor
+    (a bisect names 3.0.0 where the matrix pins 3.0.5), on the base's TensorFlow where it can."""
+    pool = [(cid, c) for cid, c in cells.items()
+            if c["keras_flavor"] == base.get("keras_flavor") and c["backend"] == base.get("backend")
+            and (c["keras"] or c["tf_keras"] or "").split(".")[:2] == release.split(".")[:2]]  # fmt: skip
+    pool.sort(key=lambda ic: (ic[1]["tensorflow"] != tf, abs(_vkey(ic[1]["keras"] or "0")[-1] - _vkey(release)[-1])))
+    return pool[0][0] if pool else None
+
+
+def contradicted(records: list[dict[str, Any]], data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Latency bisect probes that newer rows contradict: the probe's verdict (a change beyond its threshold, or
+    none) against the same two releases' CPU figures in the summary, whose 95% CIs are apart (or overlap)."""
+    out = []
+    cells = data["cells"]
+    for rec in (r for r in records if r["kind"] == "latency"):
+        case = rec["case"]
+        base = rec["base"]
+        tf = cells.get(base.get("cell"), {}).get("tensorflow")
+        for probe in rec.get("probes") or []:
+            a, b = _pick(cells, base, str(probe["against"]), tf), _pick(cells, base, str(probe["release"]), tf)
+            for mid in sorted({e["machine"] for e in data["latency"]}):
+                fig = {e["cell_id"]: e for e in data["latency"] if e["machine"] == mid and e["case"] == case
+                       and e["device"] == "cpu" and e["ci_ms"]}  # fmt: skip
+                if a is None or b is None or a == b or a not in fig or b not in fig:
+                    continue
+                fa, fb = fig[a], fig[b]
+                apart = fa["ci_ms"][1] < fb["ci_ms"][0] or fb["ci_ms"][1] < fa["ci_ms"][0]
+                change = fb["ms"] / fa["ms"] - 1
+                said_changed = probe.get("verdict") != "unchanged"
+                now_changed = apart and abs(change) > float(rec.get("threshold") or 0.1)
+                if said_changed != now_changed:
+                    out.append({"record": rec, "probe": probe, "machine": mid, "from": a, "to": b, "change": change,
+                                "apart": apart})  # fmt: skip
+    return out

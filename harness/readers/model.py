@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.decl import caseids
+from harness.decl import causes as catalog
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
 from harness.store import fresh
@@ -76,6 +77,17 @@ def version_label(cell: Cell) -> str:
     return label + (f" on Python {cell.python}" if "python-axis" in cell.roles else "")
 
 
+def cause_of(row: dict[str, Any] | None) -> str | None:
+    """The catalog's cause of a failing row (`unexplained` where none fits); None where the row did not fail."""
+    return catalog.classify(row, catalog.load()) if row else None
+
+
+def failing_text(mark: str, stage: str | None, cause: str | None) -> str:
+    """A failing entry's text: its mark, the stage it stopped at and the cause, e.g. `✗ load · keras2-time-major`."""
+    text = f"{mark} {stage}" if stage else mark
+    return f"{text} · {cause}" if cause else text
+
+
 @dataclass
 class Entry:
     """One table entry: what the data says about (cell, case)."""
@@ -89,7 +101,12 @@ class Entry:
         """The table's text for this entry."""
         if self.status in ("ok", "stale", "not run", "skip"):
             return self.status
-        return f"{MARKS[self.status]} {self.stage}" if self.stage else MARKS[self.status]
+        return failing_text(MARKS[self.status], self.stage, self.cause)
+
+    @property
+    def cause(self) -> str | None:
+        """Why a failing entry failed: a cause id of the catalog, or `unexplained`."""
+        return cause_of(self.row) if self.status in catalog.FAILING else None
 
 
 def is_current(row: dict[str, Any], cell: Cell, scen: Scenario) -> bool:
@@ -146,9 +163,11 @@ def verdict_words(text: str) -> str:
         return "**ok**"
     if text in ("stale", "not run"):
         return text
+    text, _, cause = text.partition(" · ")
     mark, _, stage = text.partition(" ")
     word = {"✗": "fails", "≠": "gives different outputs", "crash": "crashes", "timeout": "times out"}.get(mark, mark)
-    return f"**{word}** at `{stage}`" if stage else f"**{word}**"
+    said = f"**{word}** at `{stage}`" if stage else f"**{word}**"
+    return f"{said} ({cause})" if cause else said
 
 
 LEGEND = (
@@ -156,6 +175,16 @@ LEGEND = (
     "or padded steps changed the output); `skip`: the route does not exist there; `crash` / `timeout`: the worker "
     "died or hung there; `stale`: the stored row was measured by other code, scenario or pins; `not run`: no row."
 )
+
+# The kinds of upgrade, each defined once (the glossary states it) and used by every sentence and table.
+TRANSITIONS = {
+    "Keras 2 → Keras 3": "a file saved by Keras 2 (tf.keras) or tf-keras, loaded by Keras 3 on any backend",
+    "Keras 3 → newer Keras 3": "a Keras 3 file loaded by a newer Keras 3 release, any backend on either side",
+    "Keras 3 → same Keras 3": "a Keras 3 file loaded by the same Keras 3 release (another TensorFlow, Python or "
+    "backend), the saving cell itself excluded",
+    "Keras 3 → older Keras 3": "a Keras 3 file loaded by an older Keras 3 release, any backend on either side",
+    "Keras 3 → Keras 2": "a Keras 3 file loaded by Keras 2 or tf-keras",
+}
 
 GLOSSARY = {
     "cell": "one pinned environment: Python, TensorFlow and/or Keras (or tf-keras) releases and a backend, "
@@ -178,6 +207,10 @@ GLOSSARY = {
     "declaration or other pins; `nox -s matrix` measures it again.",
     "upgrade path": "a file one cell saved, loaded by another cell the way its route prescribes (safe mode on), "
     "run and compared with the saving cell's outputs.",
+    **{
+        f"{kind} (pairs)": f"{what}; every sentence and table that counts pairs of this kind counts these."
+        for kind, what in TRANSITIONS.items()
+    },
 }
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 
 from harness.decl import caseids
+from harness.decl import causes as catalog
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.model import Entry, cell_order, reproduce
+from harness.readers.model import Entry, cause_of, cell_order, reproduce
 
 
 def md(df: pd.DataFrame) -> str:
@@ -44,6 +45,7 @@ def signatures(rows: list[dict[str, Any]], matrix: Matrix) -> pd.DataFrame:
                 "example": str(grp.iloc[0]["error_message"]),
                 "example_cell": grp.iloc[0]["cell_id"],
                 "example_case": grp.iloc[0]["case_id"],
+                "cause": cause_of({str(k): v for k, v in grp.iloc[0].items()}),
             }
         )
     return pd.DataFrame(out).sort_values(["rows", "signature"], ascending=[False, True]).reset_index(drop=True)
@@ -70,11 +72,39 @@ class Pages:
 
 
 def linked(e: Entry, sigs: dict[str, int], pages: Pages) -> str:
-    """An entry's text; a failing entry links to its error signature on the machine page."""
+    """An entry's text; a failing entry links to its cause on the machine page (an unexplained one to its error
+    signature there)."""
+    cause = e.cause
+    if cause and cause != catalog.UNEXPLAINED:
+        return f"[{e.text}]({pages.machine().name}#cause-{cause})"
     sig = (e.row or {}).get("error_signature")
-    if e.status in ("fail", "mismatch", "crash", "timeout") and sig in sigs:
+    if cause and sig in sigs:
         return f"[{e.text}]({pages.machine().name}#sig-{sigs[sig]})"
     return e.text
+
+
+def causes_block(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> list[str]:
+    """The machine's causes: how many current failing rows the catalog explains, then each cause (anchored) with
+    its sentence, rows, the cells it is seen in (where the file was loaded, and the cells that saved it) and where
+    upstream tells of it."""
+    from harness.readers import causes
+
+    known, total = causes.explained(rows, matrix, scens)
+    out = ["## Why rows fail: causes", ""]
+    if not total:
+        return [*out, "No failures recorded.", ""]
+    out.append(
+        f"{known} of {total} failing rows ({100 * known / total:.1f}%) have a cause of the catalog "
+        "(`causes/causes.toml`, matched on the exception that failed first); the rest are `unexplained`."
+    )
+    out.append("")
+    for c in causes.table(rows, matrix, scens).to_dict("records"):
+        line = f'- <a id="cause-{c["cause"]}"></a>**`{c["cause"]}`**: {c["sentence"]}. {c["rows"]} rows'
+        line += f" ({c['scenarios']}). In: {c['cells']}."
+        line += f" Files saved by: {c['saved_by']}." if c["saved_by"] else ""
+        line += f" Upstream: <{c['upstream']}>." if c["upstream"] else ""
+        out.append(line)
+    return [*out, ""]
 
 
 def entries_block(scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Matrix) -> list[str]:
@@ -110,8 +140,10 @@ def entries_block(scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Ma
 
 
 def machine_page(machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, grid: dict[tuple[str, str], Entry],
-                 sigs: dict[str, int]) -> str:  # fmt: skip
-    """A machine: what it is, when it measured, its cells, every error signature (anchored), the skipped routes."""
+                 sigs: dict[str, int], every: list[dict[str, Any]] | None = None,
+                 scens: list[Scenario] | None = None) -> str:  # fmt: skip
+    """A machine: what it is, when it measured, its cells, why rows fail (every row's causes, anchored), every error
+    signature (anchored), the skipped routes."""
     m = rows[0]["machine"]
     started = sorted(r["started_at"] for r in rows)
     commands = sorted({r.get("invoked_by", "") for r in rows} - {""})
@@ -144,15 +176,16 @@ def machine_page(machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, gr
             }
         )
     out.append(md(pd.DataFrame(info)))
+    out += ["", *causes_block(every if every is not None else rows, matrix, scens or [])]
     table = signatures(rows, matrix)
-    out += ["", "## Error signatures", ""]
+    out += ["## Error signatures", ""]
     if table.empty:
         out.append("No failures recorded.")
     for s in table.to_dict("records"):
         cells = s["cells"]
         where = ", ".join(f"`{c}`" for c in cells[:6]) + (f" and {len(cells) - 6} more" if len(cells) > 6 else "")
         out.append(f'{sigs[s["signature"]]}. <a id="sig-{sigs[s["signature"]]}"></a>`{s["signature"]}` — ')
-        out[-1] += f"{s['rows']} rows on {len(cells)} cells ({where})."
+        out[-1] += f"{s['rows']} rows on {len(cells)} cells ({where}); cause `{s['cause']}`."
         out.append(f"   Example ({s['example_cell']}, `{s['example_case']}`):")
         out.append("   ```text")
         out += [f"   {line}" for line in s["example"][:600].splitlines()[:8]]

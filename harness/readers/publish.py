@@ -60,8 +60,10 @@ def write(
             page.write_text(text, encoding="utf-8")
             index.append((mid, scen.title + f" (`{scen.id}`)", page))
         own = view.plain or view.rows  # a machine that measured only kinds kept apart is told by those rows
-        pages.machine().write_text(machine_page(mid, own, view.shown, view.grid, sigs), encoding="utf-8")
-        index.append((mid, "Machine: cells, packages, error signatures, skipped routes", pages.machine()))
+        pages.machine().write_text(
+            machine_page(mid, own, view.shown, view.grid, sigs, view.rows, scens), encoding="utf-8"
+        )
+        index.append((mid, "Machine: cells, packages, causes, error signatures, skipped routes", pages.machine()))
     text = report_md.render(data, views, matrix, scens, records, index, root)
     out.write_text(text, encoding="utf-8")
     summary_path = summary_path or root / "results" / "summary.json"

@@ -11,9 +11,9 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import bisects
+from harness.readers import bisects, causes
 from harness.readers.model import GLOSSARY, View
-from harness.readers.sections import upgrade_paths
+from harness.readers.sections import latency, upgrade_paths
 from harness.readers.sections.cases import compat_table, findings, summary_table
 
 SEED = "masking-lstm"
@@ -76,7 +76,7 @@ def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
     mine = df[df["source"].str.startswith(("masking-lstm/", "workarounds/")) & (df["text"] != "not saved")]
     kinds = [upgrade_paths.transition(cells[str(s)], cells[str(ld)]) for s, ld in zip(mine["saved_by"],
              mine["loaded_by"], strict=True)]  # fmt: skip
-    pairs = mine[[k in ("Keras 2 → Keras 3", "tf-keras → Keras 3") for k in kinds]]
+    pairs = mine[[k == "Keras 2 → Keras 3" for k in kinds]]
     if pairs.empty:
         return None
     ok = pairs.groupby("source")["text"].agg(lambda t: f"{int((t == 'ok').sum())}/{len(t)}")
@@ -170,6 +170,15 @@ def latency_answer(data: dict[str, Any], records: list[dict[str, Any]], root: Pa
             f"{rec.get('last_before')} → {rec['first_release']}: {change}{ci_text}{p} "
             f"([bisect write-up]({write_up.as_posix()}))."
         )
+    for c in bisects.contradicted(records, data):
+        rec, probe = c["record"], c["probe"]
+        stale = (Path("experiments/bisect") / str(rec["write_up"])).as_posix()
+        out.append(
+            f"**Stale bisect write-up:** [`{rec['case']}` over {rec['axis']}]({stale}) said {probe['against']} → "
+            f"{probe['release']} {probe['verdict']} ({probe['change']:+.0%}, {str(rec.get('when', ''))[:10]}); the "
+            f"newer rows of `{c['machine']}` say {c['change']:+.0%} from `{c['from']}` to `{c['to']}`, 95% CIs "
+            f"{'apart' if c['apart'] else 'overlapping'}. Rerun it: `{rec.get('command', 'nox -s bisect')}`."
+        )
     quiet = [r for r in records if r["kind"] == "latency" and not r["first_release"]]
     if quiet:
         out.append(
@@ -182,6 +191,28 @@ def latency_answer(data: dict[str, Any], records: list[dict[str, Any]], root: Pa
         )
     if not out:
         out.append("No latency rows yet: run `nox -s bench`.")
+    return out
+
+
+def steps_answer(views: dict[str, View], scens: list[Scenario], root: Path, pages: dict[str, Path]) -> list[str]:
+    """Per machine and device, how many adjacent-release steps changed a case's time (CIs apart), and the largest."""
+    scen = next((s for s in scens if s.handler == "latency"), None)
+    out = []
+    for mid, view in views.items():
+        if scen is None or scen.id not in view.ran:
+            continue
+        for device, steps in latency.steps_by_device(view, scen).items():
+            page = pages.get(mid)
+            anchor = "steps-" + device.replace(":", "-").replace(" ", "_")
+            where = f"[{device} on `{mid}`]({_link(page, root, anchor)})" if page else f"{device} on `{mid}`"
+            if steps.empty:
+                out.append(f"Release steps, {where}: no adjacent releases whose 95% CIs do not overlap.")
+                continue
+            top = steps.reindex(steps["change"].abs().sort_values(ascending=False).index).head(3)
+            said = "; ".join(f"{r['backend']} `{r['case']}` {r['from']} → {r['to']} {r['change']:+.0%}"
+                             for r in top.to_dict("records"))  # fmt: skip
+            out.append(f"Release steps, {where}: {len(steps)} adjacent-release changes with 95% CIs apart (masked "
+                       f"and unmasked apart); the largest: {said}.")  # fmt: skip
     return out
 
 
@@ -199,6 +230,34 @@ def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any
                 )
         out.append(f"- {line}")
     return out
+
+
+def causes_answer(view: View, root: Path, machine_page: Path | None) -> list[str]:
+    """The share of failing rows with a known cause, then each cause with its rows, linked to its evidence."""
+    known, total = causes.explained(view.rows, view.shown, view.scens)
+    if not total:
+        return ["No failing rows."]
+    table = causes.table(view.rows, view.shown, view.scens)
+    out = [
+        f"{known} of {total} failing rows of `{view.machine_id}` ({100 * known / total:.1f}%, every scenario, "
+        "upgrade paths included) have a cause of the catalog ([`causes/causes.toml`](causes/causes.toml)); each "
+        "failing entry of every table names its cause. Per cause, the cells it is seen in (where a file was "
+        "loaded, and the cells that saved it) are on the machine page.",
+        "",
+    ]
+
+    def link(cid: str) -> str:
+        return f"[`{cid}`]({_link(machine_page, root, 'cause-' + cid)})" if machine_page else f"`{cid}`"
+
+    shown = pd.DataFrame(
+        {
+            "cause": [link(str(c)) for c in table["cause"]],
+            "rows": table["rows"],
+            "what happens": table["sentence"],
+            "upstream": [f"<{u}>" if u else "" for u in table["upstream"]],
+        }
+    )
+    return [*out, str(shown.to_markdown(index=False))]
 
 
 def _detail_pages(index: list[tuple[str, str, Path]], root: Path) -> list[str]:
@@ -278,9 +337,10 @@ def render(
     out += ["", "### 3. Is masked inference slower, and did a release make it slower? On GPU?", ""]
     lat_pages = {m: p for (m, t), p in pages.items() if "`latency`" in t}
     out += [f"- {line}" for line in latency_answer(data, records, root, lat_pages)]
+    out += [f"- {line}" for line in steps_answer(views, scens, root, lat_pages)]
     out += ["", "### 4. Can I trust an entry? When, where, how do I reproduce it?", ""]
     for m in data["machines"]:
-        page = pages.get((m["id"], "Machine: cells, packages, error signatures, skipped routes"))
+        page = pages.get((m["id"], "Machine: cells, packages, causes, error signatures, skipped routes"))
         link = f"[`{m['id']}`]({_link(page, root)})" if page else f"`{m['id']}`"
         out.append(
             f"- {link}: {m['description']}; measured {str(m['measured_from'])[:16]} to {str(m['measured_to'])[:16]} "
@@ -289,8 +349,10 @@ def render(
     out.append(
         "- Every scenario page ends with each cell's provenance (when, the code's declared version, the harness "
         "commit where the row recorded it, every package) and a command per entry that reruns it with the recorded "
-        "packages. Failing entries link to their error signature."
+        "packages. Failing entries name their cause and link to it."
     )
+    machine_page = pages.get((mid, "Machine: cells, packages, causes, error signatures, skipped routes"))
+    out += ["", "## Why entries fail", "", *causes_answer(views[mid], root, machine_page)]
     out += ["", f"## The seed case: `Masking(mask_value=...)` → LSTM, saved and loaded in one cell (`{mid}`)", ""]
     summary = _family_summary(seed_table, shown)
     out += [summary, ""]

@@ -9,10 +9,10 @@ import harness
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import bisects, sections
+from harness.readers import bisects, causes, sections
 from harness.readers.model import Entry, View, cell_order, entries, group_of, machine_views, reproduce, version_label
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2  # 2: failing entries name their cause; per machine, the causes counted
 BAD = ("fail", "mismatch", "crash", "timeout")
 
 
@@ -66,6 +66,7 @@ def _verdict(mid: str, cell_id: str, key: str, e: Entry) -> dict[str, Any]:
         "failed_stage": e.stage,
         "error_type": row.get("error_type"),
         "error_signature": row.get("error_signature"),
+        "cause": e.cause,
         "measured_at": row.get("started_at"),
         "measured_by": row.get("measured_by"),
         "harness_version": row.get("harness_version"),
@@ -121,6 +122,7 @@ def build(
         ],
         "upgrade": {"sources": [], "pairs": []},
         "latency": [],
+        "causes": [],
     }
     sources: dict[str, int] = {}
     for mid, mrows, shown in machine_views(rows, matrix):
@@ -157,6 +159,17 @@ def build(
                             "fixed_in": rec["first_release"] if rec else None,
                         }
                     )
+        known, failing = causes.explained(mrows, shown, scens)
+        out["causes"].append(
+            {
+                "machine": mid,
+                "failing_rows": failing,
+                "explained_rows": known,
+                "by_cause": {
+                    str(c["cause"]): int(c["rows"]) for c in causes.table(mrows, shown, scens).to_dict("records")
+                },
+            }
+        )
         view = View(mid, mrows, plain, shown, grid, ran, scens)
         for scen in others:  # the kinds without entries add their own part (upgrade pairs, latency)
             sections.of(scen).summarize(out, view, scen, sources)

@@ -24,7 +24,7 @@ from harness.runner.child import Launch, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
 from harness.store import rowfiles
-from harness.store.rows import make_row
+from harness.store.rows import ERROR_KEYS, make_row
 
 ROW_KEYS = ("stage_s", "details", "warnings", "traceback_tail")
 
@@ -112,7 +112,7 @@ class CellRun:
             lost = dict(reply.lost or {})
             return self.row(case, reply.ready, lost.pop("outcome", "crash"), started, **lost)
         msg = reply.answer
-        fields = {k: msg.get(k) for k in ("failed_stage", "error_type", "error_message")}
+        fields = {k: msg.get(k) for k in ERROR_KEYS}
         extra = {k: msg[k] for k in ROW_KEYS if k in msg}
         return self.row(case, reply.ready, msg["outcome"], started, duration_s=msg["duration_s"], **fields, **extra)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT_S = 600.0
+IMPORT_ERROR_KEYS = ("error_type", "error_message", "error_cause_type", "error_cause_message", "traceback_tail")
 GONE_GRACE_S = 5.0  # a child whose pipe closed is ending: wait this long for its own exit status
 
 
@@ -179,7 +180,7 @@ class Session:
             self.import_failure = {
                 "outcome": "fail",
                 "failed_stage": "import",
-                **{k: msg[k] for k in ("error_type", "error_message", "traceback_tail") if k in msg},
+                **{k: msg[k] for k in IMPORT_ERROR_KEYS if k in msg},
             }
             return
         self.ready = msg

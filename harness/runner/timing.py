@@ -30,7 +30,7 @@ from harness.runner.child import Launch, Session
 from harness.runner.envs import Interpreter
 from harness.runner.progress import Progress
 from harness.store import fresh, rowfiles
-from harness.store.rows import make_row
+from harness.store.rows import ERROR_KEYS, make_row
 
 
 @dataclass
@@ -179,18 +179,18 @@ def rows_for(
                 if res and key in res:
                     fields[key] = res[key]
             outcome = res["outcome"] if res else "ok"
-            for key in ("failed_stage", "error_type", "error_message"):
+            for key in ERROR_KEYS:
                 if res and res.get(key):
                     fields[key] = res[key]
         elif res:
             outcome = res["outcome"]
-            fields.update({k: res.get(k) for k in ("failed_stage", "error_type", "error_message")})
+            fields.update({k: res.get(k) for k in ERROR_KEYS})
             if "traceback_tail" in res:
                 fields["traceback_tail"] = res["traceback_tail"]
         else:
             last = target.lost[-1] if target.lost else {"outcome": "crash", "failed_stage": "latency"}
             outcome = last["outcome"]
-            fields.update({k: last.get(k) for k in ("failed_stage", "error_type", "error_message")})
+            fields.update({k: last.get(k) for k in ERROR_KEYS})
         out.append(
             make_row(
                 target.cell,

@@ -11,6 +11,9 @@ from harness.decl.cells import Cell
 from harness.decl.scenarios import Case, Scenario
 from harness.store import schema
 
+# The fields a child's answer gives about a failure, carried into the row as they are.
+ERROR_KEYS = ("failed_stage", "error_type", "error_message", "error_cause_type", "error_cause_message")
+
 
 def make_row(
     cell: Cell,
@@ -29,6 +32,7 @@ def make_row(
     tf_version = versions.get("tensorflow-cpu") or versions.get("tensorflow")
     keras_version = versions.get("tf-keras") if cell.flavor == "tf_keras" else versions.get("keras")
     err_type, err_msg = fields.pop("error_type", None), fields.pop("error_message", None)
+    cause_type, cause_msg = fields.pop("error_cause_type", None), fields.pop("error_cause_message", None)
     stage = fields.pop("failed_stage", None)
     return {
         "schema": schema.SCHEMA_VERSION,
@@ -52,7 +56,11 @@ def make_row(
         "failed_stage": stage,
         "error_type": err_type,
         "error_message": err_msg,
-        "error_signature": signature.signature(stage, err_type, err_msg) if outcome != "ok" else None,
+        "error_cause_type": cause_type,
+        "error_cause_message": cause_msg,
+        "error_signature": signature.signature(stage, err_type, err_msg, cause_type, cause_msg)
+        if outcome != "ok"
+        else None,
         "started_at": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
         "duration_s": round(duration, 3),
         "machine": machine,

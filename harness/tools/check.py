@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import rewrite, signature
-from harness.decl import handlers
+from harness.decl import causes, handlers
 from harness.decl.advisories import Entry
 from harness.decl.cells import Cell, Matrix
 from harness.readers.model import cell_order
@@ -39,8 +39,7 @@ TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 FIX = {
     "custom-objects": "load it with custom_objects={'Masking': <a Masking subclass whose from_config untags "
     "mask_value>} (`harness/child/compat.py`: tolerant_masking)",
-    "repair": "rewrite the file once: `nox -s repair -- {path} {fixed}` (or `python -m harness repair`), then load "
-    "the rewritten file",
+    "repair": "rewrite the file once: `nox -f {noxfile} -s repair -- {path} {fixed}`, then load the rewritten file",
     "rebuild": "build the model from its config with the tagged values made plain and load the archive's weights "
     "into it",
 }
@@ -60,10 +59,12 @@ class Options:
 
 @dataclass
 class Target:
-    """A cell to check the file in, and why it was chosen."""
+    """A cell to check the file in, and why it was chosen (`reference_only`: the saving release, loaded for the
+    outputs the others are compared with and not judged itself, as `--only` asks)."""
 
     cell: Cell
     why: str
+    reference_only: bool = False
 
 
 @dataclass
@@ -78,6 +79,8 @@ class Result:
     failed_stage: str | None = None
     error_type: str | None = None
     error_message: str | None = None
+    error_cause_type: str | None = None  # the exception that started the failure, where the child recorded one
+    error_cause_message: str | None = None
     max_abs_diff: float | None = None
     fix: str | None = None
     refused: list[unsafe.Refusal] = field(default_factory=list)  # what the release would act on
@@ -198,19 +201,21 @@ def run_target(target: Target, insp: Inspection, options: Options) -> Result:
 
 
 def reference_of(results: list[Result], inputs: Path | None) -> tuple[list[Any] | None, str]:
-    """The outputs every target is compared with, and what they are."""
+    """The outputs every target is compared with, and what they are: the saving release's (the user's own outputs
+    in `--inputs` come first where that release is loaded only for the reference)."""
     import numpy as np
 
+    given = None
+    if inputs is not None:
+        with np.load(inputs, allow_pickle=False) as data:
+            given = [data[k] for k in sorted(data.files) if k.startswith("output")] or None
     saving = next((r for r in results if r.target.why.startswith("the saving release")), None)
-    if saving is not None and saving.outputs is not None:
+    if saving is not None and saving.outputs is not None and not (given and saving.target.reference_only):
         route = saving.answer.get("route")
         how = "" if route == "plain" else f" (through the {route} route: the file does not run there as saved)"
         return saving.outputs, f"the saving release's outputs, {saving.target.cell.id}{how}"
-    if inputs is not None:
-        with np.load(inputs, allow_pickle=False) as data:
-            outs = [data[k] for k in sorted(data.files) if k.startswith("output")]
-        if outs:
-            return outs, f"the outputs in {inputs.name}"
+    if given and inputs is not None:
+        return given, f"the outputs in {inputs.name}"
     return None, "none: the saving release is not in the matrix or does not run the file, and --inputs holds no outputs"
 
 
@@ -235,6 +240,8 @@ def judge(result: Result, reference: list[Any] | None) -> None:
         result.failed_stage = first.get("failed_stage") or a.get("failed_stage")
         result.error_type = first.get("error_type") or a.get("error_type")
         result.error_message = first.get("error_message") or a.get("error_message")
+        result.error_cause_type = first.get("error_cause_type")
+        result.error_cause_message = first.get("error_cause_message")
         winner = a.get("route")
         if winner and winner != "plain":
             result.fix = winner
@@ -288,6 +295,7 @@ def check(
     reference, how = reference_of(results, options.inputs)
     for result in results:
         judge(result, reference)
+    results = [r for r in results if not r.target.reference_only]
     results.sort(key=lambda r: cell_order(r.target.cell))
     return results, how
 
@@ -295,6 +303,15 @@ def check(
 def _keras_version(versions: dict[str, str], cell: Cell) -> str | None:
     installed = versions.get("tf-keras") if cell.flavor == "tf_keras" else versions.get("keras")
     return installed or cell.keras or cell.tf_keras
+
+
+def cause_of(result: Result) -> str | None:
+    """Why a target failed, as the cause catalog names it (`unexplained` where none fits); None where it did not."""
+    if result.outcome in ("ok", "runs", "skip"):
+        return None
+    row = {k: getattr(result, k) for k in ("outcome", "failed_stage", "error_type", "error_message",
+                                           "error_cause_type", "error_cause_message")}  # fmt: skip
+    return causes.classify(row, causes.load())
 
 
 def record(result: Result, reference: str) -> dict[str, Any]:
@@ -317,8 +334,12 @@ def record(result: Result, reference: str) -> dict[str, Any]:
         "failed_stage": result.failed_stage,
         "error_type": result.error_type,
         "error_message": result.error_message,
-        "error_signature": signature.signature(result.failed_stage, result.error_type, result.error_message)
+        "error_cause_type": result.error_cause_type,
+        "error_cause_message": result.error_cause_message,
+        "error_signature": signature.signature(result.failed_stage, result.error_type, result.error_message,
+                                               result.error_cause_type, result.error_cause_message)
         if result.outcome not in ("ok", "runs") else None,
+        "cause": cause_of(result),
         "max_abs_diff": result.max_abs_diff,
         "reference": reference,
         "fix": result.fix,

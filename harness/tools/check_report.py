@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.decl import causes
 from harness.decl.advisories import FINDINGS, Entry
 from harness.tools import unsafe
-from harness.tools.check import FIX, Result
+from harness.tools.check import FIX, Result, cause_of
 from harness.tools.inspect import Inspection
+
+NOXFILE = Path(__file__).resolve().parents[2] / "noxfile.py"
 
 HAZARDS = {
     "tagged-value": "a tensor or array value stored as a tagged dict; on several releases load_model hands the dict "
@@ -80,12 +83,12 @@ def render(
         mark = {"ok": "ok", "runs": "runs (not compared)", "mismatch": "≠ outputs"}.get(
             r.outcome, "refused" if r.error_type == "Refused" else f"✗ {r.failed_stage}"
         )
-        detail = f" ({r.error_type}: {_one_line(r.error_message)})" if r.outcome not in ("ok", "runs") else ""
+        detail = f" ({because(r)})" if r.outcome not in ("ok", "runs") else ""
         diff = f"{r.max_abs_diff:.3g}" if r.max_abs_diff is not None else "—"
         winner: dict[str, Any] = next((t for t in r.answer.get("tries", []) if t.get("outcome") == "ok"), {})
         lines.append(
             f"| `{r.target.cell.id}` | {r.target.why} | {mark}{detail} | {diff} | {winner.get('masking') or '—'} | "
-            + (FIX[r.fix].format(path=insp.path, fixed=_fixed(insp.path)) if r.fix else "—")
+            + (fix_text(r.fix, insp.path) if r.fix else "—")
             + " |"
         )
     trusted = [r for r in results if r.refused and r.answer]
@@ -103,6 +106,15 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def because(result: Result) -> str:
+    """Why a target failed, in a sentence: the catalog's cause, or the error itself where no cause fits."""
+    cid = cause_of(result)
+    cause = next((c for c in causes.load() if c.id == cid), None)
+    if cause is None:
+        return f"{result.error_type}: {_one_line(result.error_message)}"
+    return f"`{cause.id}`: {_md(cause.sentence)}"
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -110,6 +122,12 @@ def _md(text: str) -> str:
 def _one_line(text: str | None, width: int = 140) -> str:
     flat = " ".join(str(text or "").split()).replace("|", "\\|")
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def fix_text(route: str, path: Path) -> str:
+    """What to do where a route works, with absolute paths: the command runs from wherever the user is."""
+    where = path.resolve()
+    return FIX[route].format(path=where, fixed=_fixed(where), noxfile=NOXFILE)
 
 
 def _fixed(path: Path) -> str:
@@ -131,4 +149,6 @@ def verdict_line(results: list[Result]) -> str:
 
 
 def _short(result: Result) -> str:
-    return result.outcome if result.outcome in ("runs", "mismatch") else f"✗ {result.failed_stage}"
+    said = result.outcome if result.outcome in ("runs", "mismatch") else f"✗ {result.failed_stage}"
+    cid = cause_of(result)
+    return f"{said}: {cid}" if cid else said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from harness import stats
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.model import View, cell_order, is_current
+from harness.readers.model import View, cell_order, is_current, version_label
 from harness.readers.pages import Pages
 from harness.store import fresh
 
@@ -179,6 +180,37 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+STEPPED = ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch", "gru:masked:predict_on_batch",
+           "gru:unmasked:predict_on_batch")  # fmt: skip
+
+
+def release_steps(df: pd.DataFrame, cells: list[Cell]) -> pd.DataFrame:
+    """Adjacent cells of one backend and Keras family (in release order) whose 95% CIs of a case's median do not
+    overlap: the release steps that changed its time, masked and unmasked apart."""
+    by = df.set_index(["cell", "case"])
+    out = []
+    for case in STEPPED:
+        for _, group in itertools.groupby(cells, key=lambda c: (c.backend, c.flavor)):
+            timed = [c for c in group if (c.id, case) in by.index and not unstable(by.loc[(c.id, case)])]
+            for a, b in itertools.pairwise(timed):
+                ra: Any = by.loc[(a.id, case)]
+                rb: Any = by.loc[(b.id, case)]
+                if ra["ci_high_ms"] < rb["ci_low_ms"] or rb["ci_high_ms"] < ra["ci_low_ms"]:
+                    out.append({"backend": a.backend, "case": case, "from": version_label(a), "to": version_label(b),
+                                "from_ms": _fmt(ra), "to_ms": _fmt(rb),
+                                "change": float(rb["median_ms"] / ra["median_ms"] - 1)})  # fmt: skip
+    return pd.DataFrame(out, columns=["backend", "case", "from", "to", "from_ms", "to_ms", "change"])
+
+
+def steps_by_device(view: View, scen: Scenario) -> dict[str, pd.DataFrame]:
+    """Per device, the machine's release steps (`release_steps`)."""
+    df = frame(view.plain, scen, view.shown, is_current)
+    if df.empty:
+        return {}
+    cells = [c for c in sorted(view.shown.cells, key=cell_order) if scen.applies_to(c.id, c.tags)]
+    return {str(d): release_steps(df[df["device"] == d], cells) for d in sorted(set(df["device"]))}
+
+
 def _few(cells: list[str]) -> str:
     """`N cells (a, b, c …)`."""
     return f"{len(cells)} cells ({', '.join(cells[:3])}{' …' if len(cells) > 3 else ''})"
@@ -262,6 +294,12 @@ def section(
         cells_here = [c for c in timed if c.id in set(sub["cell"])]
         plot(sub, cells_here, plots / name, f"{scen.id} — {machine_id} — {device}")
         out += [f"![latency against release, {device}]({Path(os.path.relpath(plots / name, root)).as_posix()})", ""]
+        steps = release_steps(sub, cells_here)
+        out += [f'<a id="steps-{device.replace(":", "-").replace(" ", "_")}"></a>Release steps on {device}: '
+                "adjacent cells of one backend and family whose 95% CIs do not overlap (figures without ⚠ only), "
+                "masked and unmasked apart:", ""]  # fmt: skip
+        shown = steps.assign(change=[f"{v:+.0%}" for v in steps["change"]])
+        out += [str(shown.to_markdown(index=False)) if not steps.empty else "None.", ""]
         warned = sub[sub["warnings"].map(bool)]
         if not warned.empty:
             out += [f"<details><summary>notes from the timing processes ({len(warned)} rows)</summary>", ""]

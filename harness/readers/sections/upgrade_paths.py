@@ -20,7 +20,7 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.model import MARKS, View, cell_order
+from harness.readers.model import MARKS, TRANSITIONS, View, cause_of, cell_order, failing_text
 from harness.readers.pages import Pages
 from harness.store import fresh
 
@@ -41,24 +41,15 @@ TENSOR_FILES = (  # the seed's tensor-mask file and each workaround route's arti
     "workarounds/repair:tensor-float64:.keras",
 )
 
-TRANSITIONS = (
-    "Keras 2 → Keras 3",
-    "tf-keras → Keras 3",
-    "Keras 3 → newer Keras 3",
-    "Keras 3 → same Keras 3",
-    "Keras 3 → older Keras 3",
-    "Keras 3 → Keras 2",
-)
-
 
 def status(row: dict[str, Any]) -> str:
-    """The entry text of one upgrade row: `ok`, `✗ stage`, `≠ stage`, `not saved` (the saving cell made no file)."""
+    """The entry text of one upgrade row: `ok`, `✗ stage · cause`, `≠ stage · cause`, `not saved` (the saving cell
+    made no file)."""
     if row["outcome"] == "ok":
         return "ok"
     if row["failed_stage"] == "source":
         return "not saved" if row.get("error_type") != "MissingFile" else "file missing"
-    mark = MARKS.get(row["outcome"], row["outcome"])
-    return f"{mark} {row['failed_stage']}" if row["failed_stage"] else mark
+    return failing_text(MARKS.get(row["outcome"], row["outcome"]), row["failed_stage"], cause_of(row))
 
 
 def frame(rows: list[dict[str, Any]], matrix: Matrix, upgrade: Scenario) -> pd.DataFrame:
@@ -86,28 +77,38 @@ def family(cell: Cell) -> str:
     return "Keras 3" if cell.backend == "tensorflow" else f"Keras 3 {cell.backend}"
 
 
-def short(cell: Cell) -> str:
-    """A cell named briefly within its family: the release that decides it."""
-    if cell.flavor == "keras2":
-        return f"TF {cell.tensorflow}"
-    if cell.flavor == "tf_keras":
-        return f"{cell.tf_keras}"
-    py = f", py{cell.python}" if "python-axis" in cell.roles else ""
-    return f"{cell.keras}" + (f" (TF {cell.tensorflow}{py})" if cell.tensorflow else "")
+def span(versions: list[str], minor: bool = False) -> str:
+    """Distinct versions in order as one range: `3.0.5–3.8.0`; `minor`: as major.minor where that tells them
+    apart (`2.16–2.21`)."""
+    seen = list(dict.fromkeys(versions))
+    if minor and len({".".join(v.split(".")[:2]) for v in seen}) == len(seen) > 1:
+        seen = [".".join(v.split(".")[:2]) for v in seen]
+    return seen[0] if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
 
 
 def label(cells: list[Cell]) -> str:
-    """A run of cells: `Keras 3 3.0.5 (TF 2.16.2) … 3.8.0 (TF 2.19.1), 9 cells`, one part per family."""
+    """A run of cells, one part per family, e.g. `Keras 3.15.1 on TF 2.16–2.21 (8 cells)`, `Keras 3.0.5–3.8.0
+    on TF 2.16–2.19 (9 cells)`, `Keras 2 on TF 2.12–2.15 (4 cells)`, `Keras 3.15.1 (jax)`."""
     parts = []
     for fam, group in itertools.groupby(cells, key=family):
         members = list(group)
-        span = short(members[0]) if len(members) == 1 else f"{short(members[0])} … {short(members[-1])}"
-        parts.append(f"{fam} {span}" + (f" ({len(members)})" if len(members) > 2 else ""))
+        tf = [c.tensorflow for c in members if c.tensorflow]
+        if fam == "Keras 2":
+            text = f"Keras 2 on TF {span(tf, minor=True)}"
+        elif fam == "tf-keras":
+            text = f"tf-keras {span([c.tf_keras or '' for c in members])}"
+        else:
+            text = f"Keras {span([c.keras or '' for c in members])}" + (f" on TF {span(tf, minor=True)}" if tf else "")
+            text += f" ({members[0].backend})" if members[0].backend != "tensorflow" else ""
+        pythons = [c.python for c in members if "python-axis" in c.roles]
+        text += f", Python {span(pythons)}" if pythons else ""
+        parts.append(text + (f" ({len(members)} cells)" if len(members) > 1 else ""))
     return "; ".join(parts)
 
 
 def collapse(df: pd.DataFrame, matrix: Matrix) -> tuple[list[list[Cell]], list[list[Cell]], list[list[str]]]:
-    """One source case's N x N table with alike neighbours merged: row runs (savers), column runs (loaders)."""
+    """One source case's N x N table with alike neighbours merged: row runs (savers), column runs (loaders); where
+    the same cells save and load, one set of runs serves both axes."""
     cells = {c.id: c for c in matrix.cells}
     grid = {(str(r.saved_by), str(r.loaded_by)): str(r.text) for r in df.itertuples()}
     savers = sorted({cells[s] for s, _ in grid}, key=cell_order)
@@ -116,8 +117,16 @@ def collapse(df: pd.DataFrame, matrix: Matrix) -> tuple[list[list[Cell]], list[l
     def runs(items: list[Cell], vector: Any) -> list[list[Cell]]:
         return [list(g) for _, g in itertools.groupby(items, key=lambda c: (family(c), vector(c)))]
 
-    rows = runs(savers, lambda sv: tuple(grid.get((sv.id, ld.id), "") for ld in loaders))
-    cols = runs(loaders, lambda ld: tuple(grid.get((sv.id, ld.id), "") for sv in savers))
+    def row(sv: Cell) -> tuple[str, ...]:
+        return tuple(grid.get((sv.id, ld.id), "") for ld in loaders)
+
+    def col(ld: Cell) -> tuple[str, ...]:
+        return tuple(grid.get((sv.id, ld.id), "") for sv in savers)
+
+    if savers == loaders:  # one set of version boundaries for both axes: cells merge when alike both ways
+        rows = cols = runs(savers, lambda c: (row(c), col(c)))
+    else:
+        rows, cols = runs(savers, row), runs(loaders, col)
     return rows, cols, [[grid.get((r[0].id, c[0].id), "") for c in cols] for r in rows]
 
 
@@ -130,17 +139,19 @@ def table(df: pd.DataFrame, matrix: Matrix) -> str:
 
 
 def transition(saver: Cell, loader: Cell) -> str | None:
-    """What kind of upgrade (or downgrade) moving a file from saver to loader is (None: another kind)."""
+    """The kind of upgrade (or downgrade) moving a file from saver to loader is, as TRANSITIONS defines them (None:
+    another kind, or the saving cell itself)."""
     from packaging.version import Version
 
-    fs, fl = family(saver), family(loader)
-    if fs == "Keras 3" and fl == "Keras 3":
-        vs, vl = Version(saver.keras or "0"), Version(loader.keras or "0")
-        return (
-            "Keras 3 → newer Keras 3" if vl > vs else "Keras 3 → older Keras 3" if vl < vs else "Keras 3 → same Keras 3"
-        )
-    name = f"{fs} → {fl}"
-    return name if name in TRANSITIONS else None
+    if saver.id == loader.id:
+        return None
+    old_s, old_l = saver.flavor in ("keras2", "tf_keras"), loader.flavor in ("keras2", "tf_keras")
+    if old_s:
+        return "Keras 2 → Keras 3" if not old_l else None
+    if old_l:
+        return "Keras 3 → Keras 2"
+    vs, vl = Version(saver.keras or "0"), Version(loader.keras or "0")
+    return "Keras 3 → newer Keras 3" if vl > vs else "Keras 3 → older Keras 3" if vl < vs else "Keras 3 → same Keras 3"
 
 
 def routes(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
@@ -248,7 +259,8 @@ def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine
         "route prescribes (Keras 3 with safe mode on), run, and compared with the saving cell's outputs and "
         "masking reference. Rows: saving cells; columns: loading cells; neighbours that behave alike are merged "
         "into one version range. `ok`: loads and gives the saving cell's outputs; `✗ stage`: fails there; "
-        "`≠ stage`: runs, other outputs; `not saved`: the saving cell could not save this file. "
+        "`≠ stage`: runs, other outputs (each failing entry names its cause, listed on the machine page); "
+        "`not saved`: fails at build or save in the saving cell, so there is no file to load. "
         "Generated from `results/` by `nox -s report`."
     )
     out += ["", "## Routes for a float64 tensor mask, by kind of upgrade", "", "Pairs that load and predict the same:"]

@@ -124,8 +124,9 @@ def _row(loader: Cell, upgrade: Scenario, item: Saved, ready: dict[str, Any], ma
     fields = {k: v for k, v in fields.items() if k not in ("traceback_tail", "type", "warnings")}
     outcome = fields.pop("outcome")
     duration = float(fields.pop("duration_s", 0.0))
-    if fields.get("error_message"):
-        fields["error_message"] = str(fields["error_message"])[:MESSAGE_CHARS]
+    for key in ("error_message", "error_cause_message"):  # the cause has a field of its own, so no cut loses it
+        if fields.get(key):
+            fields[key] = str(fields[key])[:MESSAGE_CHARS]
     return make_row(
         loader, upgrade, item.upgrade_case(upgrade), ready, machine, invoked, outcome, started, duration,
         saved=item.saved, saved_by_hash=item.saver.hash, saved_by_versions=_versions(item.row), **fields,
