@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -36,7 +37,10 @@ def normalise(message: str) -> str:
 # Keras wraps the exception that failed in one of its own and quotes it: after "Exception encountered: " when
 # deserializing, and between "Exception encountered when calling ..." and "Arguments received ..." when calling.
 _QUOTED = (
-    re.compile(r"Exception encountered: (?P<inner>.+?)(?:\n\n(?:config=|Call arguments|Arguments received).*)?$", re.S),
+    # the last quote is the innermost: a model's failure quotes its layer's, which quotes the cause
+    re.compile(
+        r".*Exception encountered: (?P<inner>.+?)(?:\n\n(?:config=|Call arguments|Arguments received).*)?$", re.S
+    ),
     re.compile(
         r"Exception encountered when calling [^\n]*\n\s*(?P<inner>.+?)\s*(?:\n\s*(?:Call arguments|Arguments) "
         r"received.*)?$",
@@ -74,3 +78,12 @@ def signature(stage: str | None, error_type: str | None, message: str | None, ca
         return None
     kind, text = innermost(error_type, message, cause_type, cause_message)
     return f"{stage or '?'}: {kind or 'Error'}: {normalise(text)}"
+
+
+def of_row(row: dict[str, Any]) -> str | None:
+    """A stored row's signature as this code makes it (rows measured by older code stored the outer message's):
+    what readers group and compare by, so that one cause is one signature across code versions."""
+    if row.get("outcome") in (None, "ok") or not row.get("error_signature"):
+        return None
+    return signature(row.get("failed_stage"), row.get("error_type"), row.get("error_message"),
+                     row.get("error_cause_type"), row.get("error_cause_message"))  # fmt: skip

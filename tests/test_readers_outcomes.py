@@ -26,7 +26,8 @@ def test_the_same_rows_do_not_differ_and_a_changed_stage_does(
     a = write(tmp_path / "a", stored_rows)
     changed = [dict(r) for r in stored_rows]
     failing = next(i for i, r in enumerate(changed) if r["outcome"] == "fail")
-    changed[failing] = {**changed[failing], "failed_stage": "load", "error_signature": "load: X: y"}
+    changed[failing] = {**changed[failing], "failed_stage": "load", "error_type": "X", "error_message": "y",
+                        "error_cause_type": None, "error_cause_message": None}  # fmt: skip
     b = write(tmp_path / "b", changed[:-1])
     d = outcomes.diff(a, b)
     assert d.compared == len(stored_rows) - 1 and len(d.differ) == 1 and len(d.only_a) == 1 and not d.only_b

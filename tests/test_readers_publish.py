@@ -10,6 +10,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 
+from harness.decl import causes  # noqa: E402
 from harness.decl.cells import Matrix  # noqa: E402
 from harness.decl.scenarios import Scenario  # noqa: E402
 from harness.readers import model, publish  # noqa: E402
@@ -47,8 +48,9 @@ def test_table_shows_outcome_or_failing_stage(
     seed_rows = [r for r in stored_rows if r["scenario"] == "masking-lstm"]
     for row in seed_rows:
         entry = table.loc[row["cell_id"], f"masking-lstm/{row['case_id']}"]
-        expected = "ok" if row["outcome"] == "ok" else f"{model.MARKS[row['outcome']]} {row['failed_stage']}"
-        assert entry.text == expected
+        cause = causes.classify(row, causes.load())
+        expected = "ok" if row["outcome"] == "ok" else f"{model.MARKS[row['outcome']]} {row['failed_stage']} · {cause}"
+        assert entry.text == expected and cause != causes.UNEXPLAINED
     assert table.loc["tf2.17.1-keras3.2.1", "masking-lstm/list:.keras"].text == "not run"
 
 
@@ -82,6 +84,7 @@ def test_report_answers_first_and_pages_hold_the_evidence(
     got = pages(tmp_path)
     machine_page = got[f"machine-{machine}.md"]
     assert "## Error signatures" in machine_page and "## Skipped: routes that do not exist in a cell" in machine_page
+    assert "## Why rows fail: causes" in machine_page and "## Why entries fail" in text
     assert stored_rows[0]["invoked_by"] in machine_page
     assert (tmp_path / "plots" / f"masking-lstm-{machine}.png").stat().st_size > 1000
     for r in stored_rows:  # every entry, not only the red ones, has a command that pins the recorded packages
@@ -90,13 +93,12 @@ def test_report_answers_first_and_pages_hold_the_evidence(
         assert all(f"{k}=={v}" in command for k, v in r["packages"].items())
         assert command in got[f"{r['scenario']}-{machine}.md"], command
     sigs = page_parts.sig_numbers(stored_rows, matrix)
-    for r in stored_rows:
+    for r in stored_rows:  # a failing entry names its cause and links to it (an unexplained one: its signature)
         if r["outcome"] in ("fail", "mismatch"):
-            link = f"(machine-{machine}.md#sig-{sigs[r['error_signature']]})"
-            assert (
-                link in got[f"{r['scenario']}-{machine}.md"]
-                and f'id="sig-{sigs[r["error_signature"]]}"' in machine_page
-            )
+            cause = causes.classify(r, causes.load())
+            anchor = f"cause-{cause}" if cause != causes.UNEXPLAINED else f"sig-{sigs[r['error_signature']]}"
+            assert f"· {cause}](machine-{machine}.md#{anchor})" in got[f"{r['scenario']}-{machine}.md"]
+            assert f'id="{anchor}"' in machine_page
 
 
 def test_findings_name_the_failing_stage(
@@ -106,7 +108,7 @@ def test_findings_name_the_failing_stage(
     lines = cases.findings(table, matrix)
     tensor = next(x for x in lines if x.startswith("`tensor-float64:.keras`"))
     assert "Keras 2 (tf.keras): **fails** at `build`" in tensor
-    assert "**fails** at `predict_after_load` on Keras 3.1.1 + TF 2.16.2" in tensor
+    assert "**fails** at `predict_after_load` (tagged-value-reaches-op) on Keras 3.1.1 + TF 2.16.2" in tensor
 
 
 def test_fix_summary_says_where_each_route_holds(

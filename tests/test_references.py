@@ -12,6 +12,7 @@ TOP = ("harness", "tests", "scenarios", "cells", "experiments", "scripts", "resu
 PATH = re.compile(r"(?<![\w/.-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[^\s`'\"()\[\],;:|]*)")
 MODULE = re.compile(r"(?<![\w./-])(harness(?:\.[a-z_]\w*)+)")
 PLACEHOLDER = re.compile(r"[*<>{}]|\.\.\.|…")
+HISTORY = re.compile(r"git (?:archive|show) [0-9a-f]{7,40}[ :]$")  # a path as it was at a commit, not today
 
 
 def sources() -> list[Path]:
@@ -41,6 +42,8 @@ def stale(text: str) -> list[str]:
     out = []
     for m in PATH.finditer(text):
         ref = m.group(1).rstrip(".")
+        if HISTORY.search(text[max(0, m.start() - 60) : m.start()]):
+            continue
         if not PLACEHOLDER.search(ref) and not (ROOT / ref).exists():
             out.append(ref)
     out += [m.group(1).rstrip(".") for m in MODULE.finditer(text) if not module_exists(m.group(1).rstrip("."))]
@@ -53,5 +56,8 @@ def test_every_named_path_and_module_exists() -> None:
 
 
 def test_stale_references_are_found() -> None:
-    text = "see harness/refloop.py, `harness.refloop`, tests/test_gone.py; fine: harness/child/refloop.py, *.toml"
+    text = (
+        "see harness/refloop.py, `harness.refloop`, tests/test_gone.py; fine: harness/child/refloop.py, *.toml, "
+        "git archive 8b0606c results/gone-machine"
+    )
     assert stale(text) == ["harness/refloop.py", "tests/test_gone.py", "harness.refloop"]

@@ -62,3 +62,12 @@ def test_the_chained_cause_the_child_recorded_comes_first() -> None:
     lstm = "Unrecognized keyword arguments passed to LSTM: {'time_major': False}"
     assert signature.innermost("TypeError", cut, "ValueError", lstm) == ("ValueError", lstm)
     assert signature.innermost("TypeError", cut)[1].startswith("<class 'keras.src.models.sequential.Sequential'>")
+
+
+def test_nested_quotes_give_the_last_one() -> None:
+    msg = (
+        "<class 'Sequential'> could not be deserialized properly.\n\nconfig={'layers': []}.\n\nException encountered: "
+        "<class 'StringLookup'> could not be deserialized properly.\n\nconfig={'vocabulary': []}.\n\n"
+        "Exception encountered: unhashable type: 'dict'"
+    )
+    assert signature.innermost("TypeError", msg) == ("TypeError", "unhashable type: 'dict'")

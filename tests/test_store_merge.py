@@ -17,7 +17,7 @@ from harness.store import merge
 from harness.store import rowfiles as store
 
 ROOT = Path(__file__).resolve().parent.parent
-MACHINE = "x86_64-amd-epyc-2c-24g"
+MACHINE = "x86_64-intel-xeon-2c-24g"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
@@ -116,7 +116,7 @@ def test_bad_sources_are_one_line_and_exit_2(tmp_path: Path, setup: str, message
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ("machine", "a row of machine gpu-box in the folder of x86_64-amd-epyc-2c-24g"),
+        ("machine", "a row of machine gpu-box in the folder of x86_64-intel-xeon-2c-24g"),
         ("measured_by", "measured by cases/0, where the masking-lstm scenario declares cases/1"),
     ],
 )

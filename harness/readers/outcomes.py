@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import signature
 from harness.store import rowfiles
 
 Key = tuple[str, str, str, str]  # machine, cell, scenario, case
@@ -25,7 +26,7 @@ def verdict(row: dict[str, Any]) -> str:
     """What a row says: `ok`, or the outcome at its stage with the error signature."""
     if row["outcome"] == "ok":
         return "ok"
-    return f"{row['outcome']} at {row['failed_stage']}: {row['error_signature']}"
+    return f"{row['outcome']} at {row['failed_stage']}: {signature.of_row(row)}"
 
 
 def _rows(folder: Path, scenarios: set[str] | None) -> dict[Key, dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness import signature
 from harness.decl import caseids
 from harness.decl import causes as catalog
 from harness.decl.cells import Matrix
@@ -28,7 +29,11 @@ def signatures(rows: list[dict[str, Any]], matrix: Matrix) -> pd.DataFrame:
     """Distinct error signatures with counts, the cells they occur on, and one example message."""
     order = {c.id: cell_order(c) for c in matrix.cells}
     failing = sorted(
-        (r for r in rows if r["error_signature"] and r["cell_id"] in order and r["outcome"] != "skip"),
+        (
+            {**r, "error_signature": signature.of_row(r)}
+            for r in rows
+            if r["error_signature"] and r["cell_id"] in order and r["outcome"] != "skip"
+        ),
         key=lambda r: (order[r["cell_id"]], r["scenario"], r["case_id"]),
     )
     if not failing:
@@ -45,7 +50,7 @@ def signatures(rows: list[dict[str, Any]], matrix: Matrix) -> pd.DataFrame:
                 "example": str(grp.iloc[0]["error_message"]),
                 "example_cell": grp.iloc[0]["cell_id"],
                 "example_case": grp.iloc[0]["case_id"],
-                "cause": cause_of({str(k): v for k, v in grp.iloc[0].items()}),
+                "cause": cause_of(failing[int(grp.index[0])]),
             }
         )
     return pd.DataFrame(out).sort_values(["rows", "signature"], ascending=[False, True]).reset_index(drop=True)
@@ -77,7 +82,7 @@ def linked(e: Entry, sigs: dict[str, int], pages: Pages) -> str:
     cause = e.cause
     if cause and cause != catalog.UNEXPLAINED:
         return f"[{e.text}]({pages.machine().name}#cause-{cause})"
-    sig = (e.row or {}).get("error_signature")
+    sig = signature.of_row(e.row or {})
     if cause and sig in sigs:
         return f"[{e.text}]({pages.machine().name}#sig-{sigs[sig]})"
     return e.text

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 import harness
+from harness import signature
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
@@ -65,7 +66,7 @@ def _verdict(mid: str, cell_id: str, key: str, e: Entry) -> dict[str, Any]:
         "outcome": e.status,
         "failed_stage": e.stage,
         "error_type": row.get("error_type"),
-        "error_signature": row.get("error_signature"),
+        "error_signature": signature.of_row(row),
         "cause": e.cause,
         "measured_at": row.get("started_at"),
         "measured_by": row.get("measured_by"),

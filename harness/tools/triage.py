@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import __version__
+from harness import __version__, signature
 from harness.decl import caseids, scenarios
 from harness.decl.cells import Cell
 from harness.decl.scenarios import Scenario
@@ -84,7 +84,7 @@ def outcome_diff(a: dict[tuple[str, str], dict[str, Any]], b: dict[tuple[str, st
             change = "breaks"
         elif ra["outcome"] != "ok" and rb["outcome"] == "ok":
             change = "fixed"
-        elif ra["outcome"] != "ok" and ra.get("error_signature") != rb.get("error_signature"):
+        elif ra["outcome"] != "ok" and signature.of_row(ra) != signature.of_row(rb):
             change = "error changed"
         else:
             continue
