@@ -41,7 +41,7 @@ def stale(text: str) -> list[str]:
     """The paths and modules a text names that do not exist."""
     out = []
     for m in PATH.finditer(text):
-        ref = m.group(1).rstrip(".")
+        ref = m.group(1).split("#")[0].rstrip(".")  # a link's anchor is not part of the path
         if HISTORY.search(text[max(0, m.start() - 60) : m.start()]):
             continue
         if not PLACEHOLDER.search(ref) and not (ROOT / ref).exists():

@@ -15,21 +15,9 @@ from harness.readers import bisects, causes
 from harness.readers.model import GLOSSARY, View
 from harness.readers.sections import latency, upgrade_paths
 from harness.readers.sections.cases import compat_table, findings, summary_table
+from harness.readers.sections.upgrade_paths import ROUTE_FILES, SEED_FILE
 
 SEED = "masking-lstm"
-SEED_FILE = "masking-lstm/tensor-float64:.keras"
-# Each route's file for a float64 tensor mask (the list route: the mask as a list), as the upgrade rows name it.
-ROUTE_FILES = {
-    "list": ("workarounds/list:list:.keras", "workarounds/list:list:.h5"),
-    "custom-layer": tuple(
-        f"workarounds/custom-layer:tensor-{d}:{f}" for d in ("float64", "float32") for f in (".keras", ".h5")
-    ),
-    "custom-objects": tuple(f"workarounds/custom-objects:tensor-{d}:.keras" for d in ("float64", "float32")),
-    "savedmodel": tuple(f"workarounds/savedmodel:tensor-{d}:savedmodel" for d in ("float64", "float32")),
-    "weights-only": tuple(f"workarounds/weights-only:tensor-{d}:.weights.h5" for d in ("float64", "float32")),
-    "repair": tuple(f"workarounds/repair:tensor-{d}:.keras" for d in ("float64", "float32")),
-    "none (the plain tensor file)": (SEED_FILE, "masking-lstm/tensor-float32:.keras"),
-}
 BACKENDS = ("tensorflow", "jax", "torch")
 UPGRADE = "upgrade"  # the handler of the upgrade paths, whose frame answers question 1
 

@@ -20,7 +20,7 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.model import MARKS, TRANSITIONS, View, cause_of, cell_order, failing_text
+from harness.readers.model import MARKS, TRANSITIONS, View, cause_of, cell_order, failing_text, vkey
 from harness.readers.pages import Pages
 from harness.store import fresh
 
@@ -31,15 +31,20 @@ APART = True  # its rows are not the machine's plain rows
 
 SEED = "masking-lstm"
 
-TENSOR_FILES = (  # the seed's tensor-mask file and each workaround route's artifact for it
-    "masking-lstm/tensor-float64:.keras",
-    "workarounds/custom-layer:tensor-float64:.keras",
-    "workarounds/custom-layer:tensor-float64:.h5",
-    "workarounds/custom-objects:tensor-float64:.keras",
-    "workarounds/savedmodel:tensor-float64:savedmodel",
-    "workarounds/weights-only:tensor-float64:.weights.h5",
-    "workarounds/repair:tensor-float64:.keras",
-)
+SEED_FILE = "masking-lstm/tensor-float64:.keras"
+# Each route's files for a tensor mask, float64 and float32 (the list route: the mask given as a list), as the upgrade
+# rows name them: every sentence and table about routes counts these files.
+ROUTE_FILES = {
+    "list": ("workarounds/list:list:.keras", "workarounds/list:list:.h5"),
+    "custom-layer": tuple(
+        f"workarounds/custom-layer:tensor-{d}:{f}" for d in ("float64", "float32") for f in (".keras", ".h5")
+    ),
+    "custom-objects": tuple(f"workarounds/custom-objects:tensor-{d}:.keras" for d in ("float64", "float32")),
+    "savedmodel": tuple(f"workarounds/savedmodel:tensor-{d}:savedmodel" for d in ("float64", "float32")),
+    "weights-only": tuple(f"workarounds/weights-only:tensor-{d}:.weights.h5" for d in ("float64", "float32")),
+    "repair": tuple(f"workarounds/repair:tensor-{d}:.keras" for d in ("float64", "float32")),
+    "none (the plain tensor file)": (SEED_FILE, "masking-lstm/tensor-float32:.keras"),
+}
 
 
 def status(row: dict[str, Any]) -> str:
@@ -78,9 +83,9 @@ def family(cell: Cell) -> str:
 
 
 def span(versions: list[str], minor: bool = False) -> str:
-    """Distinct versions in order as one range: `3.0.5–3.8.0`; `minor`: as major.minor where that tells them
-    apart (`2.16–2.21`)."""
-    seen = list(dict.fromkeys(versions))
+    """Distinct versions, lowest to highest, as one range: `3.0.5–3.8.0`; `minor`: as major.minor where that tells
+    them apart (`2.16–2.21`)."""
+    seen = sorted(set(versions), key=vkey)
     if minor and len({".".join(v.split(".")[:2]) for v in seen}) == len(seen) > 1:
         seen = [".".join(v.split(".")[:2]) for v in seen]
     return seen[0] if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
@@ -155,11 +160,12 @@ def transition(saver: Cell, loader: Cell) -> str | None:
 
 
 def routes(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
-    """Per tensor-mask file (the seed's, and each workaround's), `ok k/n` per kind of upgrade, over saved files."""
+    """Per route (its files for a float64 and a float32 tensor mask), `ok k/n` per kind of upgrade, over the
+    saved files of (saving, loading) pairs of different cells."""
     cells = {c.id: c for c in matrix.cells}
     out: dict[str, dict[str, str]] = {}
-    for source in TENSOR_FILES:
-        sub = df[(df["source"] == source) & (df["text"] != "not saved")]
+    for route, files in ROUTE_FILES.items():
+        sub = df[df["source"].isin(files) & (df["text"] != "not saved")]
         if sub.empty:
             continue
         tally: dict[str, list[int]] = {}
@@ -169,7 +175,7 @@ def routes(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
                 ok_n = tally.setdefault(kind, [0, 0])
                 ok_n[0] += int(str(r.text) == "ok")
                 ok_n[1] += 1
-        out[source] = {k: f"{tally[k][0]}/{tally[k][1]}" if k in tally else "—" for k in TRANSITIONS}
+        out[route] = {k: f"{tally[k][0]}/{tally[k][1]}" if k in tally else "—" for k in TRANSITIONS}
     return pd.DataFrame.from_dict(out, orient="index", columns=list(TRANSITIONS))
 
 
@@ -226,16 +232,16 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
         if kind not in table_.columns:
             continue
         col = table_[kind]
-        best = [f"`{caseids.split(src)[1]}` ({col[src]})" for src in table_.index if _all_ok(col[src])]
+        best = [f"`{src}` ({col[src]})" for src in table_.index if _all_ok(col[src])]
         out.append(
-            f"{kind}, a float64 tensor mask: "
+            f"{kind}, a tensor mask (float64 or float32): "
             + (
                 f"every pair loads and predicts the same by {', '.join(best)}"
                 if best
                 else "no route works for every pair"
             )
             + "; per route: "
-            + (", ".join(f"`{caseids.split(s)[1]}` {col[s]}" for s in table_.index if col[s] != "—") or "no file saved")
+            + (", ".join(f"`{s}` {col[s]}" for s in table_.index if col[s] != "—") or "no file saved")
             + "."
         )
     return out
@@ -263,7 +269,9 @@ def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine
         "`not saved`: fails at build or save in the saving cell, so there is no file to load. "
         "Generated from `results/` by `nox -s report`."
     )
-    out += ["", "## Routes for a float64 tensor mask, by kind of upgrade", "", "Pairs that load and predict the same:"]
+    out += ["", "## Routes for a tensor mask, by kind of upgrade", "",
+            "Pairs of different cells whose file (each route's files for a float64 and a float32 mask) loads and "
+            "predicts the same; the kinds are defined in report.md's glossary:"]  # fmt: skip
     out += ["", str(routes(df, matrix).to_markdown()), ""]
     order = {caseids.key(s.id, c.case_id): i for i, (s, c) in enumerate((s, c) for s in scens for c in s.cases())}
     for source in sorted(set(df["source"]), key=lambda k: order.get(k, len(order))):
