@@ -43,7 +43,7 @@ def test_saved_by_must_list_the_scenario_cells(tmp_path: Path) -> None:
 
 def test_the_committed_scenario_pairs_four_cells() -> None:
     scen = next(s for s in scenarios.load_all(ROOT / "scenarios") if s.id == "cross-load")
-    assert scen.handler == "crossload" and scen.measured_by == "crossload/1" and len(scen.cells) == 4
+    assert scen.handler == "crossload" and scen.measured_by == "crossload/2" and len(scen.cells) == 4
     assert len(scen.cases()) == 2 * 2 * 4
 
 

@@ -118,7 +118,7 @@ def test_one_load_per_content_and_a_row_per_saving_cell(
     assert (unsaved["outcome"], unsaved["failed_stage"], unsaved["source_stage"]) == ("skip", "source", "save")
     assert "saved no file" in unsaved["error_message"]
     for row in rows.values():
-        assert row["scenario"] == "upgrade" and row["measured_by"] == "upgrade/1" and row["cell_id"] == loader.id
+        assert row["scenario"] == "upgrade" and row["measured_by"] == "upgrade/2" and row["cell_id"] == loader.id
         assert row["saved_by_hash"] == matrix.get(row["params"]["saved_by"]).hash
         assert row["case_id"] == f"{row['params']['source']}@{row['params']['saved_by']}"
     # Nothing changed: nothing to load. Another file saved by one cell: only its row is measured again.
