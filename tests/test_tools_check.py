@@ -218,6 +218,29 @@ def test_the_readme_gate_with_only_passes_a_file_that_loads_and_predicts_the_sam
     assert code == 0
 
 
+@pytest.mark.integration
+def test_a_file_of_a_newer_minor_names_its_cause_where_the_user_is(tmp_path: Path) -> None:
+    """Saved by Keras 3.15.1, checked against 3.12.4 from another folder: the printed line and the markdown (beside
+    --json by default) name the cause."""
+    from harness.runner import envs
+
+    cell = cells.load(ROOT / "cells" / "cells.toml").get("tf2.21.0-keras3.15.1")
+    run_in(Path(envs.install(cell, check=True).python), cell, SAVE, str(tmp_path), "seq-list.keras")
+    (tmp_path / "out").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "check", "seq-list.keras", "--to", "tf2.21.0-keras3.12.4", "--only",
+         "--json", "out/check.json"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    (target,) = json.loads((tmp_path / "out" / "check.json").read_text())["files"][0]["targets"]
+    assert (target["outcome"], target["failed_stage"], target["cause"]) == ("fail", "load", "newer-keras3-argument")
+    assert target["reference"].startswith("the saving release's outputs")
+    line = next(x for x in proc.stdout.splitlines() if x.strip().startswith("tf2.21.0-keras3.12.4"))
+    assert "at load (`newer-keras3-argument`: A newer Keras 3 writes arguments" in line, line
+    assert "`newer-keras3-argument`" in (tmp_path / "out" / "seq-list.keras.md").read_text()
+
+
 def test_default_targets_are_the_saver_and_the_newest_of_each_family(tmp_path: Path) -> None:
     import zipfile
 
