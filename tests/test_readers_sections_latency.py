@@ -101,3 +101,21 @@ def test_the_warning_mark_follows_the_figures_own_interval(
         assert ("⚠" in medians.loc[cell, case]) == bool(wide), (cell, case)
         marks += bool(wide)
     assert 0 < marks < len(by)  # these rows hold both kinds: the mark tells them apart
+
+
+def test_the_masked_over_unmasked_interval_divides_the_two_cis_crosswise() -> None:
+    import pandas as pd
+
+    from harness.readers.sections import latency as section
+
+    df = pd.DataFrame(
+        [
+            {"cell": "c", "case": "lstm:masked:predict_on_batch", "median_ms": 12.0, "ci_low_ms": 11.0,
+             "ci_high_ms": 13.0},
+            {"cell": "c", "case": "lstm:unmasked:predict_on_batch", "median_ms": 10.0, "ci_low_ms": 9.0,
+             "ci_high_ms": 11.0},
+        ]
+    )  # fmt: skip
+    ratio, low, high = section.ratio_bounds(df, "c", *section.RATIO_SERIES["LSTM"]) or (0.0, 0.0, 0.0)
+    assert (round(ratio, 3), round(low, 3), round(high, 3)) == (1.2, 1.0, 1.444)
+    assert section.ratio_bounds(df, "c", *section.RATIO_SERIES["GRU"]) is None  # no GRU figures

@@ -180,6 +180,60 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+RATIO_SERIES = {
+    "LSTM": ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch"),
+    "GRU": ("gru:masked:predict_on_batch", "gru:unmasked:predict_on_batch"),
+}
+
+
+def ratio_bounds(df: pd.DataFrame, cell: str, num: str, den: str) -> tuple[float, float, float] | None:
+    """(masked / unmasked median, low, high) of a cell; the bounds divide the two medians' 95% CIs crosswise,
+    a conservative interval for the ratio (None where a figure or a bound is missing)."""
+    by = df.set_index(["cell", "case"])
+    if (cell, num) not in by.index or (cell, den) not in by.index:
+        return None
+    a: Any = by.loc[(cell, num)]
+    b: Any = by.loc[(cell, den)]
+    vals = [a["median_ms"], b["median_ms"], a["ci_low_ms"], a["ci_high_ms"], b["ci_low_ms"], b["ci_high_ms"]]
+    if any(v is None or pd.isna(v) or v <= 0 for v in vals):
+        return None
+    return float(a["median_ms"] / b["median_ms"]), float(a["ci_low_ms"] / b["ci_high_ms"]), float(
+        a["ci_high_ms"] / b["ci_low_ms"])  # fmt: skip
+
+
+def ratio_plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
+    """Masked / unmasked time per cell with its interval, LSTM and GRU, one axis per backend (900 px wide)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = [b for b in ("tensorflow", "jax", "torch") if any(c.backend == b for c in cells)]
+    widths = [max(2, sum(1 for c in cells if c.backend == b)) for b in backends]
+    fig, axes = plt.subplots(1, len(backends), figsize=(9, 4.8), squeeze=False, width_ratios=widths, dpi=100)
+    for ax, backend in zip(axes[0], backends, strict=True):
+        group = [c for c in cells if c.backend == backend]
+        for (name, (num, den)), colour in zip(RATIO_SERIES.items(), OKABE_ITO, strict=False):
+            pts = [(x, r) for x, c in enumerate(group) if (r := ratio_bounds(df, c.id, num, den)) is not None]
+            if not pts:
+                continue
+            ax.errorbar([x for x, _ in pts], [r[0] for _, r in pts],
+                        yerr=[[r[0] - r[1] for _, r in pts], [r[2] - r[0] for _, r in pts]],
+                        marker="o", ms=3, capsize=2, label=f"{name} masked / unmasked", color=colour)  # fmt: skip
+        ax.axhline(1.0, color="#777777", lw=0.8, ls="--")
+        short = [c.id.replace("-keras", " k").replace("tfkeras", "tf-k") for c in group]
+        ax.set_xticks(list(range(len(group))), short, rotation=75, ha="right", fontsize=6)
+        ax.set_title(backend, fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("masked / unmasked time (median; interval from both 95% CIs)", fontsize=8)
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
 STEPPED = ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch", "gru:masked:predict_on_batch",
            "gru:unmasked:predict_on_batch")  # fmt: skip
 
@@ -294,6 +348,10 @@ def section(
         cells_here = [c for c in timed if c.id in set(sub["cell"])]
         plot(sub, cells_here, plots / name, f"{scen.id} — {machine_id} — {device}")
         out += [f"![latency against release, {device}]({Path(os.path.relpath(plots / name, root)).as_posix()})", ""]
+        ratio_name = f"{scen.id}-ratio-{machine_id}-{device.replace(':', '-').replace(' ', '_')}.png"
+        ratio_plot(sub, cells_here, plots / ratio_name, f"masked / unmasked — {machine_id} — {device}")
+        out += [f"![masked over unmasked time per cell, {device}]"
+                f"({Path(os.path.relpath(plots / ratio_name, root)).as_posix()})", ""]  # fmt: skip
         steps = release_steps(sub, cells_here)
         out += [f'<a id="steps-{device.replace(":", "-").replace(" ", "_")}"></a>Release steps on {device}: '
                 "adjacent cells of one backend and family whose 95% CIs do not overlap (figures without ⚠ only), "
