@@ -9,6 +9,7 @@ import pandas as pd
 
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
+from harness.readers import model
 from harness.readers.sections import upgrade_paths
 from harness.store import rowfiles
 
@@ -67,10 +68,10 @@ def test_kinds_of_upgrade_and_the_answers(matrix: Matrix, scens: list[Scenario])
 def test_ranges_are_labelled_readably(matrix: Matrix) -> None:
     by = {c.id: c for c in matrix.cells}
     same_keras = [by[f"tf2.{v}-keras3.15.1"] for v in ("16.2", "17.1", "18.1", "19.1", "20.0", "21.0")]
-    assert upgrade_paths.label(same_keras) == "Keras 3.15.1 on TF 2.16–2.21 (6 cells)"
+    assert model.label(same_keras) == "Keras 3.15.1 on TF 2.16–2.21 (6 cells)"
     keras2 = [by[c] for c in ("tf2.12.1-keras2.12.0", "tf2.13.1-keras2.13.1", "tf2.14.1-keras2.14.0")]
-    assert upgrade_paths.label(keras2) == "Keras 2 on TF 2.12–2.14 (3 cells)"
-    assert upgrade_paths.label([by["tf2.16.2-keras3.0.5"], by["tf2.19.1-keras3.8.0"]]) == (
+    assert model.label(keras2) == "Keras 2 on TF 2.12–2.14 (3 cells)"
+    assert model.label([by["tf2.16.2-keras3.0.5"], by["tf2.19.1-keras3.8.0"]]) == (
         "Keras 3.0.5–3.8.0 on TF 2.16–2.19 (2 cells)"
     )
-    assert upgrade_paths.label([by["jax0.10.2-keras3.15.1"]]) == "Keras 3.15.1 (jax)"
+    assert model.label([by["jax0.10.2-keras3.15.1"]]) == "Keras 3.15.1 (jax)"

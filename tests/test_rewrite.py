@@ -75,6 +75,14 @@ def test_in_and_out_must_differ() -> None:
     assert proc.returncode == 2 and "OUT must differ from IN" in proc.stderr
 
 
+def repair_in_cell(cell_id: str, fixed: Path) -> subprocess.CompletedProcess[str]:
+    """`repair` of the fixture from this interpreter (no keras here), its proof run in the cell."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "repair", str(BROKEN), str(fixed), "--cell", cell_id],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+    )  # fmt: skip
+
+
 LOAD_AND_PREDICT = """
 import sys, numpy as np, keras
 m = keras.models.load_model(sys.argv[1])
@@ -116,10 +124,7 @@ def test_repair_proves_in_a_cell_when_this_interpreter_has_no_keras(
 ) -> None:
     cell_python("tf2.16.2-keras3.1.1")
     fixed = tmp_path / "fixed.keras"
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness", "repair", str(BROKEN), str(fixed), "--cell", "tf2.16.2-keras3.1.1"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-    )  # fmt: skip
+    proc = repair_in_cell("tf2.16.2-keras3.1.1", fixed)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "in tf2.16.2-keras3.1.1: loads and predicts; the original does not run on this release" in proc.stdout
     assert BROKEN.exists() and masking_value(BROKEN) != masking_value(fixed)  # the input is never changed
@@ -160,9 +165,6 @@ def test_a_repaired_file_that_does_not_prove_out_is_removed(cell_python: Callabl
     """Keras 2 cannot load a Keras 3 file at all: the proof fails, the new file goes, the exit code is 1, not 2."""
     cell_python("tf2.15.1-keras2.15.0")
     fixed = tmp_path / "fixed.keras"
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness", "repair", str(BROKEN), str(fixed), "--cell", "tf2.15.1-keras2.15.0"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-    )  # fmt: skip
+    proc = repair_in_cell("tf2.15.1-keras2.15.0", fixed)
     assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
     assert "removed, the repaired file did not prove out" in proc.stdout and not fixed.exists()

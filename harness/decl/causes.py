@@ -15,6 +15,7 @@ from typing import Any
 
 from harness import signature
 from harness.decl import toml
+from harness.decl.handlers import STAGES
 from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +24,6 @@ UNEXPLAINED = "unexplained"
 FAILING = ("fail", "mismatch", "crash", "timeout")
 FIELDS = {"id", "sentence", "upstream", "note", "match"}
 MATCH_FIELDS = {"type", "message", "outer", "stage"}
-STAGES = ("install", "import", "build", "predict", "masking", "save", "repair", "load", "predict_after_load",
-          "equivalence", "masking_after_load", "latency", "source")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Stages a case walks, in order; `install` and `import` belong to the cell and come first.
+STAGES = (
+    "install",
+    "import",
+    "build",
+    "predict",
+    "masking",
+    "save",
+    "repair",
+    "load",
+    "predict_after_load",
+    "equivalence",
+    "masking_after_load",
+    "latency",
+    "source",  # cross-load: the saving cell could not produce the file (`source_stage` says where)
+)
+
 
 @dataclass(frozen=True)
 class Handler:

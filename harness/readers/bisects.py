@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.readers.model import vkey
 
 NEEDED = ("case", "axis", "kind", "base", "first_release", "summary", "write_up")
 
@@ -48,17 +49,13 @@ def regressions(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["kind"] == "latency" and r["first_release"]]
 
 
-def _vkey(version: str) -> tuple[int, ...]:
-    return tuple(int("".join(ch for ch in p if ch.isdigit()) or 0) for p in version.split("."))
-
-
 def _pick(cells: dict[str, Any], base: dict[str, Any], release: str, tf: str | None) -> str | None:
     """The cell of the base's family whose Keras release is `release`, or the nearest one of the same minor
     (a bisect names 3.0.0 where the matrix pins 3.0.5), on the base's TensorFlow where it can."""
     pool = [(cid, c) for cid, c in cells.items()
             if c["keras_flavor"] == base.get("keras_flavor") and c["backend"] == base.get("backend")
             and (c["keras"] or c["tf_keras"] or "").split(".")[:2] == release.split(".")[:2]]  # fmt: skip
-    pool.sort(key=lambda ic: (ic[1]["tensorflow"] != tf, abs(_vkey(ic[1]["keras"] or "0")[-1] - _vkey(release)[-1])))
+    pool.sort(key=lambda ic: (ic[1]["tensorflow"] != tf, abs(vkey(ic[1]["keras"] or "0")[-1] - vkey(release)[-1])))
     return pool[0][0] if pool else None
 
 

@@ -3,15 +3,14 @@ where another cell saved the file, and that saving cell) and where upstream tell
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pandas as pd
 
 from harness.decl import causes as catalog
-from harness.decl.cells import Cell, Matrix
+from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.model import cause_of, cell_order, group_of, version_label
+from harness.readers.model import cause_of, cell_order, runs_label
 from harness.store import fresh
 
 COLUMNS = ["cause", "sentence", "upstream", "rows", "scenarios", "cells", "saved_by"]
@@ -38,16 +37,8 @@ def _saver(row: dict[str, Any]) -> str | None:
 
 
 def releases(ids: set[str], matrix: Matrix) -> str:
-    """Cells named by family, each family as its first and last release and a count: `Keras 3, tensorflow
-    backend: Keras 3.0.5 … Keras 3.14.1 (12 cells)`."""
-    cells = sorted((c for c in matrix.cells if c.id in ids), key=cell_order)
-    parts = []
-    for group, members in itertools.groupby(cells, key=group_of):
-        run: list[Cell] = list(members)
-        names = [version_label(c) for c in run]
-        span = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} ({len(names)} cells)"
-        parts.append(f"{group}: {span}")
-    return "; ".join(parts)
+    """Cells in version order, each family's as one range (`model.runs_label`)."""
+    return runs_label(sorted((c for c in matrix.cells if c.id in ids), key=cell_order))
 
 
 def table(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> pd.DataFrame:
@@ -75,7 +66,7 @@ def table(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> 
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def explained(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenario]) -> tuple[int, int]:
-    """(current failing rows with a cause other than `unexplained`, current failing rows)."""
-    df = failing(rows, matrix, scens)
-    return int((df["cause"] != catalog.UNEXPLAINED).sum()), len(df)
+def explained(table_: pd.DataFrame) -> tuple[int, int]:
+    """(failing rows with a cause other than `unexplained`, failing rows) of a `table`."""
+    total = int(table_["rows"].sum())
+    return total - int(table_.loc[table_["cause"] == catalog.UNEXPLAINED, "rows"].sum()), total

@@ -94,7 +94,8 @@ def causes_block(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenari
     upstream tells of it."""
     from harness.readers import causes
 
-    known, total = causes.explained(rows, matrix, scens)
+    table = causes.table(rows, matrix, scens)
+    known, total = causes.explained(table)
     out = ["## Why rows fail: causes", ""]
     if not total:
         return [*out, "No failures recorded.", ""]
@@ -103,7 +104,7 @@ def causes_block(rows: list[dict[str, Any]], matrix: Matrix, scens: list[Scenari
         "(`causes/causes.toml`, matched on the exception that failed first); the rest are `unexplained`."
     )
     out.append("")
-    for c in causes.table(rows, matrix, scens).to_dict("records"):
+    for c in table.to_dict("records"):
         line = f'- <a id="cause-{c["cause"]}"></a>**`{c["cause"]}`**: {c["sentence"]}. {c["rows"]} rows'
         line += f" ({c['scenarios']}). In: {c['cells']}."
         line += f" Files saved by: {c['saved_by']}." if c["saved_by"] else ""

@@ -191,7 +191,7 @@ def steps_answer(views: dict[str, View], scens: list[Scenario], root: Path, page
             continue
         for device, steps in latency.steps_by_device(view, scen).items():
             page = pages.get(mid)
-            anchor = "steps-" + device.replace(":", "-").replace(" ", "_")
+            anchor = "steps-" + latency.slug(device)
             where = f"[{device} on `{mid}`]({_link(page, root, anchor)})" if page else f"{device} on `{mid}`"
             if steps.empty:
                 out.append(f"Release steps, {where}: no adjacent releases whose 95% CIs do not overlap.")
@@ -222,10 +222,10 @@ def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any
 
 def causes_answer(view: View, root: Path, machine_page: Path | None) -> list[str]:
     """The share of failing rows with a known cause, then each cause with its rows, linked to its evidence."""
-    known, total = causes.explained(view.rows, view.shown, view.scens)
+    table = causes.table(view.rows, view.shown, view.scens)
+    known, total = causes.explained(table)
     if not total:
         return ["No failing rows."]
-    table = causes.table(view.rows, view.shown, view.scens)
     out = [
         f"{known} of {total} failing rows of `{view.machine_id}` ({100 * known / total:.1f}%, every scenario, "
         "upgrade paths included) have a cause of the catalog ([`causes/causes.toml`](causes/causes.toml)); each "

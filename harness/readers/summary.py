@@ -160,17 +160,10 @@ def build(
                             "fixed_in": rec["first_release"] if rec else None,
                         }
                     )
-        known, failing = causes.explained(mrows, shown, scens)
-        out["causes"].append(
-            {
-                "machine": mid,
-                "failing_rows": failing,
-                "explained_rows": known,
-                "by_cause": {
-                    str(c["cause"]): int(c["rows"]) for c in causes.table(mrows, shown, scens).to_dict("records")
-                },
-            }
-        )
+        table = causes.table(mrows, shown, scens)
+        known, failing = causes.explained(table)
+        by_cause = {str(c["cause"]): int(c["rows"]) for c in table.to_dict("records")}
+        out["causes"].append({"machine": mid, "failing_rows": failing, "explained_rows": known, "by_cause": by_cause})
         view = View(mid, mrows, plain, shown, grid, ran, scens)
         for scen in others:  # the kinds without entries add their own part (upgrade pairs, latency)
             sections.of(scen).summarize(out, view, scen, sources)

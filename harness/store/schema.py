@@ -8,26 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.decl.handlers import STAGES
 from harness.errors import UserError
 
 SCHEMA_VERSION = 2
 OUTCOMES = ("ok", "fail", "mismatch", "crash", "timeout", "skip")
-# Stages a case walks, in order; `install` and `import` belong to the cell and come first.
-STAGES = (
-    "install",
-    "import",
-    "build",
-    "predict",
-    "masking",
-    "save",
-    "repair",
-    "load",
-    "predict_after_load",
-    "equivalence",
-    "masking_after_load",
-    "latency",
-    "source",  # cross-load: the saving cell could not produce the file (`source_stage` says where)
-)
 
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "schema": int,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.decl.cells import Cell, Matrix
-from harness.readers.model import cell_order
+from harness.readers.model import cell_order, runs_label
 from harness.tools.inspect import Inspection
 
 OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-masking case that measures it
@@ -44,7 +44,7 @@ def _loaders(df: Any, savers: list[Cell], matrix: Matrix) -> str:
     from harness.readers.sections import upgrade_paths
 
     good, bad = upgrade_paths.ok_loaders(df, savers, matrix)
-    return f"loads and predicts the same on {upgrade_paths.runs_label(good)}; not on {upgrade_paths.runs_label(bad)}"
+    return f"loads and predicts the same on {runs_label(good)}; not on {runs_label(bad)}"
 
 
 def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgrade: Any) -> dict[str, str]:
@@ -85,8 +85,6 @@ def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgra
             own = sub[sub["saved_by"] == sub["loaded_by"]]
             broken = sorted({str(s) for s, t in zip(own["saved_by"], own["text"], strict=True) if t != "ok"})
             said["tagged-value"] = f"in the matrix, `{source}` fails after a round trip in its own release on " + (
-                upgrade_paths.runs_label(sorted((matrix.get(b) for b in broken), key=cell_order))
-                if broken
-                else "no release"
+                runs_label(sorted((matrix.get(b) for b in broken), key=cell_order)) if broken else "no release"
             )
     return said

@@ -133,9 +133,13 @@ def tables(df: pd.DataFrame, order: list[str], scen: Scenario) -> tuple[pd.DataF
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 
-def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
-    """Latency change against release, one panel per backend: each cell's median over the backend's first cell's
-    (a ratio, linear axis) with its 95% CI, 900 px wide, in a colour-blind-safe palette."""
+def slug(device: str) -> str:
+    """A device as file names and anchors spell it: `gpu-NVIDIA_H200`."""
+    return device.replace(":", "-").replace(" ", "_")
+
+
+def _panels(cells: list[Cell], sharey: bool) -> tuple[Any, list[tuple[Any, list[Cell]]]]:
+    """A 900 px figure with one axis per backend, each as wide as its cells: (figure, [(axis, its cells)])."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,10 +148,36 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
     backends = [b for b in ("tensorflow", "jax", "torch") if any(c.backend == b for c in cells)]
     widths = [max(2, sum(1 for c in cells if c.backend == b)) for b in backends]
     fig, axes = plt.subplots(
-        1, len(backends), figsize=(9, 4.8), squeeze=False, width_ratios=widths, sharey=True, dpi=100
+        1, len(backends), figsize=(9, 4.8), squeeze=False, width_ratios=widths, sharey=sharey, dpi=100
     )
-    for ax, backend in zip(axes[0], backends, strict=True):
-        group = [c for c in cells if c.backend == backend]
+    return fig, [(ax, [c for c in cells if c.backend == b]) for ax, b in zip(axes[0], backends, strict=True)]
+
+
+def _finish(fig: Any, panels: list[tuple[Any, list[Cell]]], ylabel: str, legend_on: int, where: str, title: str,
+            path: Path) -> None:  # fmt: skip
+    """The line at 1, the cells' ticks, the backend as each axis' title, the labels; written to `path`."""
+    import matplotlib.pyplot as plt
+
+    for ax, group in panels:
+        ax.axhline(1.0, color="#777777", lw=0.8, ls="--")
+        short = [c.id.replace("-keras", " k").replace("tfkeras", "tf-k") for c in group]
+        ax.set_xticks(list(range(len(group))), short, rotation=75, ha="right", fontsize=6)
+        ax.set_title(group[0].backend, fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    panels[0][0].set_ylabel(ylabel, fontsize=8)
+    panels[legend_on][0].legend(fontsize=7, loc=where)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
+    """Latency change against release, one panel per backend: each cell's median over the backend's first cell's
+    (a ratio, linear axis) with its 95% CI, 900 px wide, in a colour-blind-safe palette."""
+    fig, panels = _panels(cells, sharey=True)
+    for ax, group in panels:
         xs = range(len(group))
         for (case, label), colour in zip(PLOTTED.items(), OKABE_ITO, strict=False):
             sub = df[df["case"] == case].set_index("cell")
@@ -166,18 +196,7 @@ def plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
                 [p[0] for p in pts], [p[1] / base for p in pts], yerr=err, marker="o", ms=3, capsize=2,
                 label=label, color=colour,
             )  # fmt: skip
-        ax.axhline(1.0, color="#777777", lw=0.8, ls="--")
-        short = [c.id.replace("-keras", " k").replace("tfkeras", "tf-k") for c in group]
-        ax.set_xticks(list(xs), short, rotation=75, ha="right", fontsize=6)
-        ax.set_title(backend, fontsize=9)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("time / the backend's first cell (median, 95% CI)", fontsize=8)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    _finish(fig, panels, "time / the backend's first cell (median, 95% CI)", -1, "best", title, path)
 
 
 RATIO_SERIES = {
@@ -203,16 +222,8 @@ def ratio_bounds(df: pd.DataFrame, cell: str, num: str, den: str) -> tuple[float
 
 def ratio_plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> None:
     """Masked / unmasked time per cell with its interval, LSTM and GRU, one axis per backend (900 px wide)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    backends = [b for b in ("tensorflow", "jax", "torch") if any(c.backend == b for c in cells)]
-    widths = [max(2, sum(1 for c in cells if c.backend == b)) for b in backends]
-    fig, axes = plt.subplots(1, len(backends), figsize=(9, 4.8), squeeze=False, width_ratios=widths, dpi=100)
-    for ax, backend in zip(axes[0], backends, strict=True):
-        group = [c for c in cells if c.backend == backend]
+    fig, panels = _panels(cells, sharey=False)
+    for ax, group in panels:
         for (name, (num, den)), colour in zip(RATIO_SERIES.items(), OKABE_ITO, strict=False):
             pts = [(x, r) for x, c in enumerate(group) if (r := ratio_bounds(df, c.id, num, den)) is not None]
             if not pts:
@@ -220,18 +231,7 @@ def ratio_plot(df: pd.DataFrame, cells: list[Cell], path: Path, title: str) -> N
             ax.errorbar([x for x, _ in pts], [r[0] for _, r in pts],
                         yerr=[[r[0] - r[1] for _, r in pts], [r[2] - r[0] for _, r in pts]],
                         marker="o", ms=3, capsize=2, label=f"{name} masked / unmasked", color=colour)  # fmt: skip
-        ax.axhline(1.0, color="#777777", lw=0.8, ls="--")
-        short = [c.id.replace("-keras", " k").replace("tfkeras", "tf-k") for c in group]
-        ax.set_xticks(list(range(len(group))), short, rotation=75, ha="right", fontsize=6)
-        ax.set_title(backend, fontsize=9)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("masked / unmasked time (median; interval from both 95% CIs)", fontsize=8)
-    axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    _finish(fig, panels, "masked / unmasked time (median; interval from both 95% CIs)", 0, "lower right", title, path)
 
 
 STEPPED = ("lstm:masked:predict_on_batch", "lstm:unmasked:predict_on_batch", "gru:masked:predict_on_batch",
@@ -344,16 +344,16 @@ def section(
             plain.insert(0, "cell", list(plain.index))
             out += ["<details><summary>plain medians of the samples per case (ms)</summary>", ""]
             out += [str(plain.to_markdown(index=False)), "", "</details>", ""]
-        name = f"{scen.id}-{machine_id}-{device.replace(':', '-').replace(' ', '_')}.png"
+        name = f"{scen.id}-{machine_id}-{slug(device)}.png"
         cells_here = [c for c in timed if c.id in set(sub["cell"])]
         plot(sub, cells_here, plots / name, f"{scen.id} — {machine_id} — {device}")
         out += [f"![latency against release, {device}]({Path(os.path.relpath(plots / name, root)).as_posix()})", ""]
-        ratio_name = f"{scen.id}-ratio-{machine_id}-{device.replace(':', '-').replace(' ', '_')}.png"
+        ratio_name = f"{scen.id}-ratio-{machine_id}-{slug(device)}.png"
         ratio_plot(sub, cells_here, plots / ratio_name, f"masked / unmasked — {machine_id} — {device}")
         out += [f"![masked over unmasked time per cell, {device}]"
                 f"({Path(os.path.relpath(plots / ratio_name, root)).as_posix()})", ""]  # fmt: skip
         steps = release_steps(sub, cells_here)
-        out += [f'<a id="steps-{device.replace(":", "-").replace(" ", "_")}"></a>Release steps on {device}: '
+        out += [f'<a id="steps-{slug(device)}"></a>Release steps on {device}: '
                 "adjacent cells of one backend and family whose 95% CIs do not overlap (figures without ⚠ only), "
                 "masked and unmasked apart:", ""]  # fmt: skip
         shown = steps.assign(change=[f"{v:+.0%}" for v in steps["change"]])

@@ -20,7 +20,17 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers.model import MARKS, TRANSITIONS, View, cause_of, cell_order, failing_text, vkey
+from harness.readers.model import (
+    MARKS,
+    TRANSITIONS,
+    View,
+    cause_of,
+    cell_order,
+    failing_text,
+    family,
+    label,
+    runs_label,
+)
 from harness.readers.pages import Pages
 from harness.store import fresh
 
@@ -71,44 +81,6 @@ def frame(rows: list[dict[str, Any]], matrix: Matrix, upgrade: Scenario) -> pd.D
             {"source": r["params"]["source"], "saved_by": saver.id, "loaded_by": r["cell_id"], "text": status(r)}
         )
     return pd.DataFrame(records, columns=["source", "saved_by", "loaded_by", "text"])
-
-
-def family(cell: Cell) -> str:
-    """The family an upgrade moves between."""
-    if cell.flavor == "keras2":
-        return "Keras 2"
-    if cell.flavor == "tf_keras":
-        return "tf-keras"
-    return "Keras 3" if cell.backend == "tensorflow" else f"Keras 3 {cell.backend}"
-
-
-def span(versions: list[str], minor: bool = False) -> str:
-    """Distinct versions, lowest to highest, as one range: `3.0.5–3.8.0`; `minor`: as major.minor where that tells
-    them apart (`2.16–2.21`)."""
-    seen = sorted(set(versions), key=vkey)
-    if minor and len({".".join(v.split(".")[:2]) for v in seen}) == len(seen) > 1:
-        seen = [".".join(v.split(".")[:2]) for v in seen]
-    return seen[0] if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
-
-
-def label(cells: list[Cell]) -> str:
-    """A run of cells, one part per family, e.g. `Keras 3.15.1 on TF 2.16–2.21 (8 cells)`, `Keras 3.0.5–3.8.0
-    on TF 2.16–2.19 (9 cells)`, `Keras 2 on TF 2.12–2.15 (4 cells)`, `Keras 3.15.1 (jax)`."""
-    parts = []
-    for fam, group in itertools.groupby(cells, key=family):
-        members = list(group)
-        tf = [c.tensorflow for c in members if c.tensorflow]
-        if fam == "Keras 2":
-            text = f"Keras 2 on TF {span(tf, minor=True)}"
-        elif fam == "tf-keras":
-            text = f"tf-keras {span([c.tf_keras or '' for c in members])}"
-        else:
-            text = f"Keras {span([c.keras or '' for c in members])}" + (f" on TF {span(tf, minor=True)}" if tf else "")
-            text += f" ({members[0].backend})" if members[0].backend != "tensorflow" else ""
-        pythons = [c.python for c in members if "python-axis" in c.roles]
-        text += f", Python {span(pythons)}" if pythons else ""
-        parts.append(text + (f" ({len(members)} cells)" if len(members) > 1 else ""))
-    return "; ".join(parts)
 
 
 def collapse(df: pd.DataFrame, matrix: Matrix) -> tuple[list[list[Cell]], list[list[Cell]], list[list[str]]]:
@@ -187,11 +159,6 @@ def ok_loaders(df: pd.DataFrame, savers: list[Cell], matrix: Matrix) -> tuple[li
     good = sub.groupby("loaded_by")["text"].agg(lambda t: all(x == "ok" for x in t))
     ordered = sorted((cells[str(i)] for i in good.index), key=cell_order)
     return [c for c in ordered if good[c.id]], [c for c in ordered if not good[c.id]]
-
-
-def runs_label(cells: list[Cell]) -> str:
-    """Cells in version order, consecutive ones of a family as one range."""
-    return "; ".join(label(list(g)) for _, g in itertools.groupby(cells, key=family)) or "none"
 
 
 def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
