@@ -93,7 +93,7 @@ def spread(session: nox.Session) -> None:
 
 @nox.session(python=PY)
 def repair(session: nox.Session) -> None:
-    """Rewrite a .keras file's tagged tensor values into plain ones and prove it: -- IN.keras OUT.keras."""
+    """Rewrite a model file and prove it: -- IN OUT (tagged values made plain), or -- --for SPEC IN OUT (the shim)."""
     harness(session, "repair", cwd=session.invoked_from)  # paths are relative to where nox was started
 
 

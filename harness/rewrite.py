@@ -53,32 +53,41 @@ def repair_config(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return fixed, changes
 
 
-def repair_file(src: Path, dst: Path) -> list[str]:
-    """Write `dst`: `src` with its config repaired and every other member copied unchanged."""
+def read_config(src: Path) -> dict[str, Any]:
+    """A `.keras` file's config, read without a framework (one UserError naming what is wrong)."""
     if not src.is_file():
         raise UserError(f"{src}: no such file")
     if not zipfile.is_zipfile(src):
         raise UserError(f"{src}: not a .keras (zip) file")
     with zipfile.ZipFile(src) as zin:
-        names = zin.namelist()
-        if CONFIG not in names:
+        if CONFIG not in zin.namelist():
             raise UserError(f"{src}: has no {CONFIG}; is it a Keras v3 (.keras) file?")
         try:
-            config = json.loads(zin.read(CONFIG))
+            return dict(json.loads(zin.read(CONFIG)))
         except json.JSONDecodeError as exc:
             raise UserError(f"{src}: {CONFIG} is not valid JSON ({exc.msg})") from None
-        fixed, changes = repair_config(config)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
-                for info in zin.infolist():
-                    data = json.dumps(fixed).encode() if info.filename == CONFIG else zin.read(info)
-                    zout.writestr(info, data)
-            os.chmod(tmp, stat.S_IMODE(src.stat().st_mode))  # the new file keeps the input's permissions
-            os.replace(tmp, dst)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+
+def write_config(src: Path, dst: Path, config: dict[str, Any]) -> None:
+    """Write `dst`: the `.keras` file `src` with this config and every other member copied unchanged, keeping
+    the input's permissions; nothing is left at `dst` if writing fails."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = json.dumps(config).encode() if info.filename == CONFIG else zin.read(info)
+                zout.writestr(info, data)
+        os.chmod(tmp, stat.S_IMODE(src.stat().st_mode))  # the new file keeps the input's permissions
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def repair_file(src: Path, dst: Path) -> list[str]:
+    """Write `dst`: `src` with its config repaired and every other member copied unchanged."""
+    fixed, changes = repair_config(read_config(src))
+    write_config(src, dst, fixed)
     return changes

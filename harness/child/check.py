@@ -4,7 +4,8 @@ The request names a read-only copy of the file in the child's sandbox (the paren
 would run the file's code and refuses those targets before any child starts) and the routes to try,
 in order, until one loads and runs: `plain` (load_model; a SavedModel through TFSMLayer on Keras 3),
 `custom-objects` (a Masking that untags tensor values), `repair` (the parent's rewritten copy), `rebuild`
-(the config untagged, the weights loaded into the rebuilt model). Inputs come from the model's input spec
+(the config untagged, the weights loaded into the rebuilt model). `shim` (a copy rewritten for this release:
+`harness.child.shim`) comes before `rebuild`. Inputs come from the model's input spec
 (fixed sizes for unknown dimensions, every input of a multi-input model; padded steps hold the mask value)
 or from the user's `.npz`. The outputs go to an `.npz` the parent compares across cells.
 """
@@ -20,7 +21,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from harness.child import compat, routes
+from harness.child import compat, routes, shim
 from harness.child.stack import Stack, error_fields
 from harness.rewrite import plain, untag
 
@@ -41,7 +42,7 @@ def _load_model(keras: Any, path: str, scratch: list[str], **kwargs: Any) -> Any
     return keras.models.load_model(copy, **kwargs)
 
 
-def _load(stack: Stack, route: str, req: dict[str, Any], scratch: list[str]) -> Any:
+def _load(stack: Stack, route: str, req: dict[str, Any], scratch: list[str], attempt: dict[str, Any]) -> Any:
     keras, path = stack.keras, req["file"]
     safe = {"safe_mode": True} if stack.flavor == "keras3" else {}
     if req["kind"] == "savedmodel":
@@ -62,6 +63,12 @@ def _load(stack: Stack, route: str, req: dict[str, Any], scratch: list[str]) -> 
         if not req.get("repaired"):
             raise routes.Skip("nothing tagged to rewrite in this file")
         return _load_model(keras, req["repaired"], scratch, **safe)
+    if route == "shim":
+        if req["kind"] not in ("keras", "h5") or not req.get("shim_out"):
+            raise routes.Skip("the shim rewrites .keras and .h5 model files")
+        fixed, attempt["shim_changes"] = shim.apply(keras, path, req["shim_out"], req["shim"])
+        attempt["shim_file"] = fixed
+        return _load_model(keras, fixed, scratch, **safe)
     if route == "rebuild":
         return _rebuild(stack, req)
     raise ValueError(f"unknown route {route!r}")
@@ -180,7 +187,7 @@ def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> d
         try:
             stage("load")
             scratch: list[str] = []
-            model = _load(stack, route, req, scratch)
+            model = _load(stack, route, req, scratch, attempt)
             if scratch:
                 attempt["scratch_copy"] = "the release opened the file for writing: loaded from a writable copy"
             reached = "predict_after_load"

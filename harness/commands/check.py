@@ -165,7 +165,11 @@ def main(args: argparse.Namespace) -> int:
         results, reference = check.check(insp, targets, options, catalog, done=done)
         for r in results:
             diff = f", max |diff| {r.max_abs_diff:.3g}" if r.max_abs_diff is not None else ""
-            fix = f"; the {r.fix} route works there: {check_report.fix_text(r.fix, insp.path)}" if r.fix else ""
+            fix = (
+                f"; the {r.fix} route works there: {check_report.fix_text(r.fix, insp.path, r.target.cell.id)}"
+                if r.fix
+                else ""
+            )
             told = r.error_type if r.error_type in ("Refused", "SandboxLimit") else check_report.because(r)
             stage = f" at {r.failed_stage} ({told})" if r.outcome not in ("ok", "runs") else ""
             why = f": {r.error_message}" if r.error_type in ("Refused", "SandboxLimit") else ""

@@ -1,4 +1,5 @@
-"""`repair IN OUT`: rewrite a .keras file's tagged tensor values into plain ones, then prove it in a cell."""
+"""`repair IN OUT`: rewrite a .keras file's tagged tensor values into plain ones, then prove it in a cell; `--for
+SPEC`: the shim route, a copy rewritten for one release and proved there against the saving release."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.commands import common
 from harness.decl import cells as cells_mod
@@ -17,13 +19,23 @@ from harness.rewrite import repair_file
 from harness.runner import envs
 from harness.runner.child import Launch, Session
 
-HELP = "rewrite tagged tensor/array values in a .keras file, then prove it loads and predicts as the original"
+HELP = (
+    "rewrite tagged tensor/array values in a .keras file (or, with --for, the shim for one release), then prove "
+    "it loads and predicts as the original"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The files, and where the proof runs."""
     p.add_argument("src", type=Path, metavar="IN.keras", help="the file that fails to load")
     p.add_argument("dst", type=Path, metavar="OUT.keras", help="where to write the repaired file")
+    p.add_argument(
+        "--for", dest="target", metavar="SPEC",
+        help="rewrite for this release (a cell id, or pins like keras=3.8.0): untag tagged values and drop the "
+        "arguments its layers refuse where they hold their default (causes/shim.toml), in a sandboxed child of "
+        "that release, then prove it against the saving release's outputs; arguments it cannot drop are named and "
+        "nothing is written",
+    )  # fmt: skip
     p.add_argument("--no-check", action="store_true", help="only rewrite; do not load and compare")
     p.add_argument(
         "--cell", help="prove it in this cell's environment (default: this interpreter if it has keras, else the "
@@ -78,6 +90,10 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"{args.src}: no such file")
     if args.src.resolve() == args.dst.resolve():
         raise UserError("repair writes a new file: OUT must differ from IN")
+    if args.target:
+        if args.no_check:
+            raise UserError("--for rewrites in the release it names and proves it there: leave out --no-check")
+        return for_release(args)
     t0 = time.time()
     changes = repair_file(args.src, args.dst)
     if not changes:
@@ -99,4 +115,53 @@ def main(args: argparse.Namespace) -> int:
         print(f"{args.dst}: removed, the repaired file did not prove out: {exc}")
         return 1
     print(f"proved {args.dst} {how} ({time.time() - t0:.0f}s)")
+    return 0
+
+
+def for_release(args: argparse.Namespace) -> int:
+    """The shim route: rewrite the file for one release in a sandboxed child of it, and keep the copy only where it
+    loads there and predicts as the saving release does (exit 0); else write nothing and say why (exit 1)."""
+    from harness.decl import advisories
+    from harness.tools import check
+    from harness.tools.inspect import inspect
+
+    t0 = time.time()
+    matrix = cells_mod.load(args.cells)
+    insp = inspect(args.src)
+    if insp.kind not in ("keras", "h5"):
+        raise UserError(f"{args.src}: the shim rewrites .keras and .h5 model files; this is a {insp.kind}")
+    cell = cells_mod.resolve(args.target, matrix)
+    targets = [check.Target(cell, f"--for {args.target}", routes=("shim",))]
+    saver = check.saving_cell(insp, matrix)
+    if saver is not None and saver.id != cell.id:
+        targets.append(check.Target(saver, f"the saving release (Keras {insp.keras_version})", reference_only=True))
+    print(f"{args.src}: rewriting for {cell.id}" + (f", proved against {saver.id}" if saver else ""), flush=True)
+    options = check.Options(device=common.resolve_device(args.device))
+    results, reference = check.check(insp, targets, options, advisories.load())
+    result = results[0]
+    tried: dict[str, Any] = next(iter(result.answer.get("tries", [])), {})
+    for change in tried.get("shim_changes") or []:
+        print(f"  {change}")
+    if result.refused and not result.answer:
+        print(f"{args.dst}: not written; {cell.id} would act on what the file holds: "
+              + "; ".join(r.text(cell) for r in result.refused))  # fmt: skip
+        return 1
+    if tried.get("outcome") != "ok" or result.shim_file is None:
+        why = " ".join(str(tried.get("error_message") or result.error_message or "the shim did not run").split())
+        print(f"{args.dst}: not written; {why}")
+        return 1
+    if result.outcome not in ("ok", "runs"):
+        print(f"{args.dst}: not written; the rewritten file loads in {cell.id} but its outputs differ from "
+              f"{reference} by up to {result.max_abs_diff:.3g}")  # fmt: skip
+        return 1
+    name, content = result.shim_file
+    if Path(name).suffix != args.dst.suffix:
+        print(f"  note: the file is {'HDF5' if name.endswith('.h5') else 'a .keras zip'}; {cell.id} reads it by "
+              f"its suffix, so name it *{Path(name).suffix}")  # fmt: skip
+    args.dst.parent.mkdir(parents=True, exist_ok=True)
+    args.dst.write_bytes(content)
+    args.dst.chmod(args.src.stat().st_mode & 0o7777)  # the new file keeps the input's permissions
+    how = (f"predicts as {reference} (max |diff| = {result.max_abs_diff:.3g})" if result.outcome == "ok"
+           else f"loads and runs; not compared: the reference is {reference}")  # fmt: skip
+    print(f"wrote {args.dst}: loads in {cell.id} and {how} ({time.time() - t0:.0f}s)")
     return 0

@@ -64,9 +64,10 @@ def kind(name: str, version: int, measures: str, module: str) -> Handler:
 CASES = kind("cases", 1, "a case's stages: build, predict, masking check, save, (repair), load, compare", "cases")
 UPGRADE = kind(
     "upgrade",
-    2,
+    3,
     "a file another cell saved: load it the route's way, predict, compare, check masking (2: a failure "
-    "keeps the exception that started it in fields of its own; version 1 cut the message before it)",
+    "keeps the exception that started it in fields of its own; version 1 cut the message before it; 3: where "
+    "a whole-model file fails, the shim route is tried on it and kept in the row's `shim`)",
     "upgrade_paths",
 )
 LATENCY = kind(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import rewrite, signature
-from harness.decl import causes, handlers
+from harness.decl import causes, handlers, shim
 from harness.decl.advisories import Entry
 from harness.decl.cells import Cell, Matrix
 from harness.readers.model import cell_order
@@ -34,12 +34,14 @@ from harness.tools.inspect import Inspection
 
 JSON_FIELDS = ("cell_id", "tensorflow", "keras", "keras_flavor", "backend", "outcome", "failed_stage", "error_type",
                "error_message", "error_signature", "max_abs_diff", "reference")  # fmt: skip
-ROUTES = ("plain", "custom-objects", "repair", "rebuild")
+ROUTES = ("plain", "custom-objects", "repair", "shim", "rebuild")
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 FIX = {
     "custom-objects": "load it with custom_objects={'Masking': <a Masking subclass whose from_config untags "
     "mask_value>} (`harness/child/compat.py`: tolerant_masking)",
     "repair": "rewrite the file once: `nox -f {noxfile} -s repair -- {path} {fixed}`, then load the rewritten file",
+    "shim": "rewrite the file once for this release: `nox -f {noxfile} -s repair -- --for {cell} {path} {fixed}`, "
+    "then load the rewritten file",
     "rebuild": "build the model from its config with the tagged values made plain and load the archive's weights "
     "into it",
 }
@@ -55,6 +57,7 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     trust: bool = False  # load even where the release would act on a risky finding (inside the sandbox)
     keep: bool = False  # keep each target's sandbox folder
+    routes: tuple[str, ...] = ROUTES  # tried in order until one loads and runs
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Target:
     cell: Cell
     why: str
     reference_only: bool = False
+    routes: tuple[str, ...] | None = None  # the routes to try there (None: the options')
 
 
 @dataclass
@@ -83,9 +87,11 @@ class Result:
     error_cause_message: str | None = None
     max_abs_diff: float | None = None
     fix: str | None = None
+    fix_diff: float | None = None  # the fix's largest difference from the reference (None: nothing to compare)
     refused: list[unsafe.Refusal] = field(default_factory=list)  # what the release would act on
     limit: str | None = None  # the sandbox limit the child went over
     written: list[str] = field(default_factory=list)  # files the child left in its sandbox
+    shim_file: tuple[str, bytes] | None = None  # the copy the shim route wrote (name, content), where it ran
     kept: str | None = None  # the sandbox folder, when kept
 
 
@@ -160,6 +166,17 @@ def _outputs(path: Path) -> list[Any] | None:
         return [data[k] for k in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
 
 
+def _shim_file(out: Path, answer: dict[str, Any]) -> tuple[str, bytes] | None:
+    """The copy the shim route wrote for this release, where it loaded and ran (never through a planted link)."""
+    tried = next((t for t in answer.get("tries", []) if t.get("route") == "shim" and t.get("outcome") == "ok"), None)
+    if tried is None:
+        return None
+    path = out / Path(str(tried.get("shim_file"))).name
+    if path.parent != out or path.is_symlink() or not path.is_file():
+        return None
+    return path.name, path.read_bytes()
+
+
 def run_target(target: Target, insp: Inspection, options: Options) -> Result:
     """Install the cell if needed, and have one sandboxed child load and run the file the routes' way."""
     result = Result(target)
@@ -173,8 +190,10 @@ def run_target(target: Target, insp: Inspection, options: Options) -> Result:
             return result
         request = {
             **_work(insp, box, options.inputs),
-            "routes": list(ROUTES),
+            "routes": list(target.routes or options.routes),
             "out": str(box.root / "out" / "outputs.npz"),
+            "shim": shim.request(),
+            "shim_out": str(box.root / "out" / "shim"),
             "tolerance": TOLERANCE,
         }
         env = box.env(envs.child_env(target.cell, interp, box.root))
@@ -189,6 +208,7 @@ def run_target(target: Target, insp: Inspection, options: Options) -> Result:
         result.answer = dict(reply.answer or reply.lost or {})
         result.written = box.written()
         result.outputs = _outputs(box.root / "out" / "outputs.npz")
+        result.shim_file = _shim_file(box.root / "out", result.answer)
         first = (result.answer.get("tries") or [result.answer])[0]
         if reply.lost is not None and reply.lost.get("outcome") == "timeout":
             result.limit = f"went over the sandbox's limit of {options.limits.describe('wall')}"
@@ -219,9 +239,38 @@ def reference_of(results: list[Result], inputs: Path | None) -> tuple[list[Any] 
     return None, "none: the saving release is not in the matrix or does not run the file, and --inputs holds no outputs"
 
 
+def _differs(outputs: list[Any] | None, reference: list[Any] | None) -> float | None:
+    """The largest difference from the reference (inf where shapes differ; None: nothing to compare)."""
+    import numpy as np
+
+    if outputs is None or reference is None:
+        return None
+    diffs = [
+        float(np.max(np.abs(np.asarray(o, "float64") - np.asarray(r, "float64")))) if np.shape(o) == np.shape(r)
+        else float("inf")
+        for o, r in zip(outputs, reference, strict=False)
+    ]  # fmt: skip
+    return max(diffs) if diffs else None
+
+
+def _same(outputs: list[Any], reference: list[Any]) -> bool:
+    import numpy as np
+
+    return len(outputs) == len(reference) and all(
+        np.shape(o) == np.shape(r) and np.allclose(o, r, rtol=TOLERANCE["rtol"], atol=TOLERANCE["atol"])
+        for o, r in zip(outputs, reference, strict=False)
+    )
+
+
+def fix_proven(result: Result, reference: list[Any] | None) -> bool | None:
+    """Whether the route named as the fix gives the reference's outputs there (None: nothing to compare with)."""
+    if result.fix is None or reference is None or result.outputs is None:
+        return None
+    return _same(result.outputs, reference)
+
+
 def judge(result: Result, reference: list[Any] | None) -> None:
     """The target's verdict: `ok`, `mismatch` (by how much), `runs` (nothing to compare with), or the failure."""
-    import numpy as np
 
     a = result.answer
     tries = a.get("tries") or []
@@ -245,19 +294,14 @@ def judge(result: Result, reference: list[Any] | None) -> None:
         winner = a.get("route")
         if winner and winner != "plain":
             result.fix = winner
+            result.fix_diff = _differs(result.outputs, reference)
+            if fix_proven(result, reference) is False:  # it loads there but predicts otherwise: not a fix
+                result.fix = None
     elif reference is None or result.outputs is None:
         result.outcome = "runs"
     else:
-        diffs = [
-            float(np.max(np.abs(np.asarray(o, "float64") - np.asarray(r, "float64")))) if np.shape(o) == np.shape(r)
-            else float("inf")
-            for o, r in zip(result.outputs, reference, strict=False)
-        ]  # fmt: skip
-        result.max_abs_diff = max(diffs) if diffs else None
-        same = len(result.outputs) == len(reference) and all(
-            np.shape(o) == np.shape(r) and np.allclose(o, r, rtol=TOLERANCE["rtol"], atol=TOLERANCE["atol"])
-            for o, r in zip(result.outputs, reference, strict=False)
-        )
+        result.max_abs_diff = _differs(result.outputs, reference)
+        same = result.max_abs_diff is not None and _same(result.outputs, reference)
         result.outcome = "ok" if same else "mismatch"
         if not same:
             result.failed_stage, result.error_type = "equivalence", "Mismatch"
@@ -343,6 +387,7 @@ def record(result: Result, reference: str) -> dict[str, Any]:
         "max_abs_diff": result.max_abs_diff,
         "reference": reference,
         "fix": result.fix,
+        "fix_max_abs_diff": result.fix_diff,
         "masking": winner.get("masking"),
         "inputs": winner.get("inputs"),
         "routes_tried": tried,

@@ -88,7 +88,7 @@ def render(
         winner: dict[str, Any] = next((t for t in r.answer.get("tries", []) if t.get("outcome") == "ok"), {})
         lines.append(
             f"| `{r.target.cell.id}` | {r.target.why} | {mark}{detail} | {diff} | {winner.get('masking') or '—'} | "
-            + (fix_text(r.fix, insp.path) if r.fix else "—")
+            + (fix_text(r.fix, insp.path, r.target.cell.id) if r.fix else "—")
             + " |"
         )
     trusted = [r for r in results if r.refused and r.answer]
@@ -124,10 +124,10 @@ def _one_line(text: str | None, width: int = 140) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def fix_text(route: str, path: Path) -> str:
+def fix_text(route: str, path: Path, cell: str = "") -> str:
     """What to do where a route works, with absolute paths: the command runs from wherever the user is."""
     where = path.resolve()
-    return FIX[route].format(path=where, fixed=_fixed(where), noxfile=NOXFILE)
+    return FIX[route].format(path=where, fixed=_fixed(where), noxfile=NOXFILE, cell=cell)
 
 
 def _fixed(path: Path) -> str:

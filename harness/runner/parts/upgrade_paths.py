@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.decl import caseids, scenarios
+from harness.decl import caseids, scenarios, shim
 from harness.decl.cells import Cell
 from harness.decl.registry import build_key
 from harness.decl.scenarios import Case, Scenario
@@ -133,6 +133,17 @@ def _row(loader: Cell, upgrade: Scenario, item: Saved, ready: dict[str, Any], ma
     )  # fmt: skip
 
 
+def shim_fields(shimmed: dict[str, Any], target: int) -> dict[str, Any]:
+    """The shim route's try on a failing file, as one saving cell's row keeps it (its comparison decides)."""
+    out = {k: v for k, v in shimmed.items() if k not in ("compared", "traceback_tail", "warnings")}
+    if shimmed.get("compared") is not None:
+        out.update(shimmed["compared"][target])
+    for key in ("error_message", "error_cause_message"):
+        if out.get(key):
+            out[key] = str(out[key])[:MESSAGE_CHARS]
+    return out
+
+
 def not_saved(item: Saved) -> dict[str, Any]:
     """The fields of a row for a case whose saving cell produced no file."""
     src = item.row
@@ -217,15 +228,19 @@ def run(
                         for e, r in targets
                     ],
                     "tolerance": first.source.tolerance,
+                    "shim": shim.request(),
                 }  # fmt: skip
                 reply = session.ask(request, upgrade.timeout_s)
                 ready = reply.ready
                 reply_fields = dict(reply.answer) if reply.answer is not None else dict(reply.lost or {})
             compared = reply_fields.pop("compared", None)
+            shimmed = reply_fields.pop("shim", None)
             for item in members:
                 fields = dict(reply_fields)
                 if compared is not None:  # loaded and predicted: this saving cell's own comparison decides
                     fields.update(compared[targets.index(item.target())])
+                if shimmed is not None:  # the file failed, and the shim route was tried on it
+                    fields["shim"] = shim_fields(shimmed, targets.index(item.target()))
                 rows.append(_row(loader, upgrade, item, ready, machine, invoked, started, fields))
             if n % 25 == 0 or n == len(groups):
                 progress.line(f"{n}/{len(groups)} files loaded ({len(rows)} rows)")
