@@ -239,6 +239,66 @@ def test_a_file_of_a_newer_minor_names_its_cause_where_the_user_is(tmp_path: Pat
     line = next(x for x in proc.stdout.splitlines() if x.strip().startswith("tf2.21.0-keras3.12.4"))
     assert "at load (`newer-keras3-argument`: A newer Keras 3 writes arguments" in line, line
     assert "`newer-keras3-argument`" in (tmp_path / "out" / "seq-list.keras.md").read_text()
+    # the fix it names is the shim, and the file that command writes loads there and predicts as 3.15.1 does
+    assert target["fix"] == "shim" and target["fix_max_abs_diff"] < 1e-5, target
+    assert "-s repair -- --for tf2.21.0-keras3.12.4 " in line
+    shimmed(tmp_path / "seq-list.keras", "tf2.21.0-keras3.15.1", "tf2.21.0-keras3.12.4", tmp_path)
+
+
+def shimmed(original: Path, saver: str, target: str, tmp_path: Path) -> str:
+    """`repair --for TARGET` on the file, then, by hand with no harness code, the written file loaded in the target
+    predicts what the original predicts in the saving release; what repair printed."""
+    from harness.runner import envs
+
+    fixed = original.parent / f"fixed{original.suffix}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "repair", "--for", target, original.name, fixed.name],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=original.parent, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0 and fixed.is_file(), proc.stdout + proc.stderr[-3000:]
+    matrix = cells.load(ROOT / "cells" / "cells.toml")
+    outputs = {}
+    for cell_id, path in ((saver, original), (target, fixed)):
+        cell, out = matrix.get(cell_id), tmp_path / f"by-hand-{cell_id}"
+        out.mkdir()
+        found = json.loads(run_in(Path(envs.install(cell, check=True).python), cell, BY_HAND, str(out), str(path)))
+        assert found[path.name]["outcome"] == "ok", (cell_id, found)
+        outputs[cell_id] = np.load(out / f"{path.name}.npy")
+    assert np.allclose(outputs[saver], outputs[target], rtol=1e-5, atol=1e-6)
+    return proc.stdout
+
+
+@pytest.mark.integration
+def test_a_keras2_h5_lstm_is_carried_into_keras3_by_the_shim(saved: Path, tmp_path: Path) -> None:
+    """Keras 3 refuses a Keras 2.15 `.h5` LSTM (`time_major`); check names the shim with its command, and the
+    file `repair --for` writes loads in Keras 3.15.1 and predicts what Keras 2.15 predicts."""
+    newest = "tf2.21.0-keras3.15.1"
+    code, found = run_check(saved / "seq-list.h5", tmp_path / "out.json", "--only", "--to", newest)
+    (target,) = found["targets"]
+    assert (target["outcome"], target["failed_stage"], target["cause"]) == ("fail", "load", "keras2-time-major")
+    assert target["fix"] == "shim" and target["fix_max_abs_diff"] < 1e-5 and code == 1, target
+    assert f"-s repair -- --for {newest} {(saved / 'seq-list.h5').resolve()}" in (tmp_path / "out.md").read_text()
+    original = tmp_path / "seq-list.h5"
+    original.write_bytes((saved / "seq-list.h5").read_bytes())
+    said = shimmed(original, KERAS2, newest, tmp_path)
+    assert "LSTM `lstm`: dropped `time_major` = false" in said and "predicts as the saving release's outputs" in said
+
+
+@pytest.mark.integration
+def test_the_shim_writes_nothing_where_it_cannot_drop_an_argument(tmp_path: Path) -> None:
+    """A Keras 3 file for Keras 2: its input's `batch_shape` is no default to drop, so it is named and no file is
+    written."""
+    from harness.runner import envs
+
+    cell = cells.load(ROOT / "cells" / "cells.toml").get("tf2.21.0-keras3.15.1")
+    run_in(Path(envs.install(cell, check=True).python), cell, SAVE, str(tmp_path), "seq-list.keras")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "repair", "--for", KERAS2, "seq-list.keras", "fixed.keras"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    assert "fixed.keras: not written; this release refuses arguments the shim cannot drop safely" in proc.stdout
+    assert "`batch_shape` = [null, null, 4]" in proc.stdout and not (tmp_path / "fixed.keras").exists()
 
 
 def test_default_targets_are_the_saver_and_the_newest_of_each_family(tmp_path: Path) -> None:

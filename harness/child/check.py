@@ -66,9 +66,9 @@ def _load(stack: Stack, route: str, req: dict[str, Any], scratch: list[str], att
     if route == "shim":
         if req["kind"] not in ("keras", "h5") or not req.get("shim_out"):
             raise routes.Skip("the shim rewrites .keras and .h5 model files")
-        fixed, attempt["shim_changes"] = shim.apply(keras, path, req["shim_out"], req["shim"])
-        attempt["shim_file"] = fixed
-        return _load_model(keras, fixed, scratch, **safe)
+        fixed = shim.apply(keras, path, req["shim_out"], req["shim"])
+        attempt["shim_changes"], attempt["shim_file"] = fixed.changes, fixed.path
+        return fixed.load(lambda p: _load_model(keras, p, scratch, **safe))
     if route == "rebuild":
         return _rebuild(stack, req)
     raise ValueError(f"unknown route {route!r}")

@@ -5,7 +5,9 @@ Tagged tensor and array values are made plain (`harness.rewrite`). Then, for eve
 config names, the release's class says which of the file's arguments it refuses: those its `__init__` does not
 name where it takes no `**kwargs`, else those the class names when it is built from the config alone (only
 Keras' own classes are built, never one the file brings). A refused argument declared in `causes/shim.toml`
-that holds its default there is dropped; any other refused argument is named and nothing is written.
+that holds its default there is dropped. Any other refused argument is kept, and the load decides: where it
+fails on one of them, they are named and nothing is kept (a loader may take an argument at the model's level
+that the class alone refuses, as Keras 3 takes a Keras 2 Sequential's `batch_input_shape`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +123,13 @@ def refused(cls: type, config: dict[str, Any]) -> list[str]:
     return out
 
 
-def fit(keras: Any, config: dict[str, Any], table: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """The config untagged and fitted to this release's classes; what changed; what cannot be dropped."""
+def fit(
+    keras: Any, config: dict[str, Any], table: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[str], list[tuple[str, str]]]:
+    """The config untagged and fitted to this release's classes; what changed; the refused arguments that cannot be
+    dropped (name, where and value)."""
     changes: list[str] = []
-    blockers: list[str] = []
+    blockers: list[tuple[str, str]] = []
 
     def walk(node: Any, owner: str) -> Any:
         if isinstance(node, list):
@@ -148,7 +156,7 @@ def fit(keras: Any, config: dict[str, Any], table: list[dict[str, Any]]) -> tupl
                 del cfg[name]
                 changes.append(f"{here}: dropped `{name}` = {json.dumps(value)} (not accepted here; its default)")
             else:
-                blockers.append(f"{here}: `{name}` = {json.dumps(value)[:80]}")
+                blockers.append((name, f"{here}: `{name}` = {json.dumps(value)[:80]}"))
         out["config"] = cfg
         return out
 
@@ -158,15 +166,39 @@ def fit(keras: Any, config: dict[str, Any], table: list[dict[str, Any]]) -> tupl
 SUFFIX = {"keras": ".keras", "h5": ".h5"}  # what a loader reads the rewritten copy as (a Keras 2.12 `.keras` is HDF5)
 
 
-def apply(keras: Any, src: str, stem: str, table: list[dict[str, Any]]) -> tuple[str, list[str]]:
-    """Write the shimmed copy of `src` at `stem` + the suffix of its kind; that path and what changed. Skip: nothing
-    to change; Refused: arguments this release refuses that the shim cannot drop safely (nothing written)."""
+@dataclass
+class Shimmed:
+    """The rewritten copy: where it is, what changed, and the refused arguments it kept (the class refuses them
+    alone, but a loader may take them at the model's level, as Keras 3 takes a Keras 2 `batch_input_shape`)."""
+
+    path: str
+    changes: list[str]
+    kept: list[tuple[str, str]]
+
+    def load(self, load_model: Callable[[str], Any]) -> Any:
+        """Load the copy; where loading fails on an argument it kept, Refused names them (nothing is kept)."""
+        try:
+            return load_model(self.path)
+        except Exception as exc:
+            said = " ".join(m.group(1) for m in REFUSAL.finditer(str(exc)))
+            if any(f"'{name}'" in said for name, _ in self.kept):
+                os.unlink(self.path)
+                raise Refused(CANNOT + "; ".join(text for _, text in self.kept)) from exc
+            raise
+
+
+CANNOT = "this release refuses arguments the shim cannot drop safely: "
+
+
+def apply(keras: Any, src: str, stem: str, table: list[dict[str, Any]]) -> Shimmed:
+    """Write the shimmed copy of `src` at `stem` + the suffix of its kind. Skip: nothing to change; Refused: nothing
+    droppable, and arguments this release refuses that the shim cannot drop safely (nothing written)."""
     kind, config = read(src)
-    fixed, changes, blockers = fit(keras, config, table)
-    if blockers:
-        raise Refused("this release refuses arguments the shim cannot drop safely: " + "; ".join(blockers))
+    fixed, changes, kept = fit(keras, config, table)
+    if not changes and kept:
+        raise Refused(CANNOT + "; ".join(text for _, text in kept))
     if not changes:
         raise Skip("nothing in the file for the shim to change for this release")
     dst = stem + SUFFIX[kind]
     write(kind, src, dst, fixed)
-    return dst, changes
+    return Shimmed(dst, changes, kept)

@@ -99,11 +99,11 @@ def shimmed(
     folder = tempfile.mkdtemp(prefix="shim-")
 
     def rewrite() -> None:
-        state["path"], state["changes"] = shim.apply(stack.keras, req["file"], os.path.join(folder, "model"),
-                                                     req["shim"])  # fmt: skip
+        state["copy"] = shim.apply(stack.keras, req["file"], os.path.join(folder, "model"), req["shim"])
+        state["changes"] = state["copy"].changes
 
     def load() -> None:
-        state["loaded"] = stack.keras.models.load_model(state["path"])
+        state["loaded"] = state["copy"].load(stack.keras.models.load_model)
 
     def predict() -> None:
         state["after"] = routes.call(stack, state["loaded"], x)

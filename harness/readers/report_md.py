@@ -70,22 +70,36 @@ def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
     ok = pairs.groupby("source")["text"].agg(lambda t: f"{int((t == 'ok').sum())}/{len(t)}")
     good = [f"`{src}` ({n})" for src, n in ok.items() if not n.startswith("0/")]
     bad = [src for src, n in ok.items() if n.startswith("0/")]
+    shim = df[df["source"].str.startswith(upgrade_paths.SHIM) & (df["text"] != "not saved")]
+    shim = shim[[upgrade_paths.transition(cells[str(s)], cells[str(ld)]) == "Keras 2 → Keras 3"
+                 for s, ld in zip(shim["saved_by"], shim["loaded_by"], strict=True)]]  # fmt: skip
+    by_file = shim.groupby("source")["text"].agg(lambda t: f"{int((t == 'ok').sum())}/{len(t)}")
+    shimmed = [f"`{str(src).removeprefix(upgrade_paths.SHIM)}` {n}" for src, n in by_file.items()]
     return (
         "A Keras 2 or tf-keras file of the seed case or a workaround, loaded by Keras 3: "
         + (f"loads and predicts the same only as {', '.join(good)}" if good else "no file loads and predicts the same")
         + f"; the other {len(bad)} files (every full-model `.keras` and `.h5`, list mask included) load in none of "
-        "their pairs."
+        "their pairs as saved."
+        + (
+            " What the shim route changes: rewritten for the loading release (`time_major` dropped, tagged values "
+            "made plain; `nox -s repair -- --for RELEASE IN OUT`), the whole-model files load and predict the same "
+            f"in {int((shim['text'] == 'ok').sum())} of {len(shim)} pairs: " + ", ".join(shimmed) + "."
+            if len(shim)
+            else ""
+        )
     )
 
 
-def fix_answer(df: pd.DataFrame, matrix: Matrix, grid_ok: dict[str, str]) -> list[str]:
+def fix_answer(
+    df: pd.DataFrame, matrix: Matrix, grid_ok: dict[str, str], tries: pd.DataFrame | None = None
+) -> list[str]:
     """Which fix, per situation, from the upgrade rows: the route that carries most files across releases."""
     table = route_table(df, matrix)
     if table.empty:
         return ["No upgrade rows yet: run `nox -s matrix`."]
     best = table.iloc[0]
     out = []
-    resave = table[~table["route"].isin(("repair", "custom-objects", "none (the plain tensor file)"))]
+    resave = table[~table["route"].isin(("repair", "custom-objects", "shim", "none (the plain tensor file)"))]
     if not resave.empty:
         top = resave.iloc[0]
         out.append(
@@ -93,19 +107,25 @@ def fix_answer(df: pd.DataFrame, matrix: Matrix, grid_ok: dict[str, str]) -> lis
             f"and predict the same in {top['ok']} of {top['pairs']} pairs of different saving and loading cells "
             f"({top['share']:.0%}); in the cell that saved them: {grid_ok.get(str(top['route']), 'not measured')}."
         )
-    held = table[table["route"].isin(("repair", "custom-objects"))]
+    held = table[table["route"].isin(("repair", "custom-objects", "shim"))]
     if not held.empty:
         top = held.iloc[0]
+        how = {
+            "repair": " — rewrite the file once with `nox -s repair -- model.keras model-fixed.keras` (it never "
+            "changes the input) and load the new one normally.",
+            "shim": " — rewrite the file once for the release that will load it, `nox -s repair -- --for RELEASE "
+            "model.keras model-fixed.keras` (it never changes the input; it writes nothing where it cannot drop an "
+            "argument safely), and load the new one normally there.",
+            "custom-objects": " — load it with `custom_objects={'Masking': <a subclass whose from_config untags the "
+            "value>}`.",
+        }
         out.append(
             f"- **If you only have a saved `.keras` file with a tensor mask:** `{top['route']}` carries it in "
-            f"{top['ok']} of {top['pairs']} pairs ({top['share']:.0%})"
-            + (
-                " — rewrite the file once with `python -m harness repair model.keras model-fixed.keras` "
-                "(it never changes the input) and load the new one normally."
-                if top["route"] == "repair"
-                else " — load it with `custom_objects={'Masking': <a subclass whose from_config untags the value>}`."
-            )
+            f"{top['ok']} of {top['pairs']} pairs ({top['share']:.0%})" + how[str(top["route"])]
         )
+    shim_line = upgrade_paths.shim_sentence(tries) if tries is not None else None
+    if shim_line:
+        out.append(f"- **Any whole-model file that fails to load:** {shim_line}")
     plain = table[table["route"] == "none (the plain tensor file)"]
     if not plain.empty:
         out.append(
@@ -321,7 +341,8 @@ def render(
     out += ["", "Saved and loaded in the same cell (the seed case, per family):", ""]
     out += seed_answer(seed_table, shown, records)
     out += ["", "### 2. Which fix should I apply, and does it work everywhere?", ""]
-    out += fix_answer(df, shown, grid_ok) if df is not None else ["No upgrade rows yet."]
+    tries = views[mid].frames.get(UPGRADE + ":shim")
+    out += fix_answer(df, shown, grid_ok, tries) if df is not None else ["No upgrade rows yet."]
     out += ["", "### 3. Is masked inference slower, and did a release make it slower? On GPU?", ""]
     lat_pages = {m: p for (m, t), p in pages.items() if "`latency`" in t}
     out += [f"- {line}" for line in latency_answer(data, records, root, lat_pages)]

@@ -55,6 +55,11 @@ ROUTE_FILES = {
     "repair": tuple(f"workarounds/repair:tensor-{d}:.keras" for d in ("float64", "float32")),
     "none (the plain tensor file)": (SEED_FILE, "masking-lstm/tensor-float32:.keras"),
 }
+# The shim route (`repair --for`): a whole-model file that fails, rewritten for the loading release. Each of these
+# sources also gives a record under SHIM + source: its text as the shim left it (the file's own where it loads).
+SHIM = "shim/"
+SHIM_SOURCES = ("masking-lstm/", "workarounds/list:")
+ROUTE_FILES["shim"] = tuple(SHIM + f for f in ROUTE_FILES["none (the plain tensor file)"])
 
 
 def status(row: dict[str, Any]) -> str:
@@ -67,20 +72,55 @@ def status(row: dict[str, Any]) -> str:
     return failing_text(MARKS.get(row["outcome"], row["outcome"]), row["failed_stage"], cause_of(row))
 
 
+def shim_status(row: dict[str, Any]) -> str:
+    """The entry text of a row's file through the shim route: the file's own where it loads or the shim had nothing
+    to change, else how the rewritten file did."""
+    tried = row.get("shim")
+    if row["outcome"] == "ok" or not tried or tried.get("outcome") == "skip":
+        return status(row)
+    return status({**tried, "outcome": tried["outcome"]})
+
+
+def shim_tries(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every failing row the shim route was tried on: its cause as saved and how the rewritten file did."""
+    records = [
+        {"cause": cause_of(r), "text": status(r["shim"]) if r["shim"].get("outcome") != "skip" else "nothing to drop"}
+        for r in rows
+        if r.get("shim")
+    ]
+    return pd.DataFrame(records, columns=["cause", "text"])
+
+
 def frame(rows: list[dict[str, Any]], matrix: Matrix, upgrade: Scenario) -> pd.DataFrame:
-    """One record per current upgrade row: source case, saving cell, loading cell, entry text."""
-    cells = {c.id: c for c in matrix.cells}
+    """One record per current upgrade row: source case, saving cell, loading cell, entry text (and one more per
+    whole-model file of SHIM_SOURCES, under SHIM + source: the shim route's text)."""
     records = []
+    for r in current(rows, matrix, upgrade):
+        source, saver = r["params"]["source"], r["params"]["saved_by"]
+        shim = shim_status(r)
+        records.append(
+            {"source": source, "saved_by": saver, "loaded_by": r["cell_id"], "text": status(r), "shim": shim}
+        )
+        if source.startswith(SHIM_SOURCES):  # whole-model files of the plain and list routes
+            records.append({"source": SHIM + source, "saved_by": saver, "loaded_by": r["cell_id"], "text": shim,
+                            "shim": shim})  # fmt: skip
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+COLUMNS = ["source", "saved_by", "loaded_by", "text", "shim"]
+
+
+def current(rows: list[dict[str, Any]], matrix: Matrix, upgrade: Scenario) -> list[dict[str, Any]]:
+    """The current upgrade rows of the matrix's cells."""
+    cells = {c.id: c for c in matrix.cells}
+    out = []
     for r in rows:
         if r["scenario"] != upgrade.id or r["cell_id"] not in cells:
             continue
         saver = cells.get(r["params"]["saved_by"])
-        if saver is None or not fresh.current(r, cells[r["cell_id"]], upgrade, saver):
-            continue
-        records.append(
-            {"source": r["params"]["source"], "saved_by": saver.id, "loaded_by": r["cell_id"], "text": status(r)}
-        )
-    return pd.DataFrame(records, columns=["source", "saved_by", "loaded_by", "text"])
+        if saver is not None and fresh.current(r, cells[r["cell_id"]], upgrade, saver):
+            out.append(r)
+    return out
 
 
 def collapse(df: pd.DataFrame, matrix: Matrix) -> tuple[list[list[Cell]], list[list[Cell]], list[list[str]]]:
@@ -189,10 +229,13 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
             ok = sum(r.text == "ok" for r in pairs)
             how = pd.Series([r.text for r in pairs if r.text != "ok"]).value_counts()
             fails = ", ".join(f"{n} `{t}`" for t, n in how.items())
+            shim = df[df["source"] == f"{SHIM}{SEED}/list:{fmt}"].set_index(["saved_by", "loaded_by"])["text"]
+            fixed = sum(shim.get((r.saved_by, r.loaded_by)) == "ok" for r in pairs)
             out.append(
                 f"A list `mask_value` does {'not ' if ok == 0 else ''}carry a Keras 2 `{fmt}` file into Keras 3: "
                 f"{ok} of {len(pairs)} (Keras 2 or tf-keras file, Keras 3 loader) pairs load and predict the same"
-                + (f"; the others: {fails}." if fails else ".")
+                + (f"; the others: {fails}" if fails else "")
+                + f". Rewritten for the loading release by the shim route (`repair --for`), {fixed} of {len(pairs)} do."
             )
     table_ = routes(df, matrix)
     for kind in ("Keras 2 → Keras 3", "Keras 3 → newer Keras 3"):
@@ -219,12 +262,40 @@ def _all_ok(cell: str) -> bool:
     return bool(n) and ok == n and n != "0"
 
 
+def shim_table(tries: pd.DataFrame) -> pd.DataFrame:
+    """Per cause of the files as saved: how many failing (file, loading cell) entries the shim route was tried on,
+    how many it made load and predict the same, and how the rest end."""
+    records = []
+    for cause, grp in tries.groupby("cause", sort=False):
+        rest = grp.loc[grp["text"] != "ok", "text"].value_counts()
+        records.append({
+            "cause as saved": f"`{cause}`", "tried": len(grp), "ok with the shim": int((grp["text"] == "ok").sum()),
+            "the rest": ", ".join(f"{n} `{t}`" for t, n in rest.head(3).items()) or "—",
+        })  # fmt: skip
+    out = pd.DataFrame(records, columns=["cause as saved", "tried", "ok with the shim", "the rest"])
+    return out.sort_values(["ok with the shim", "tried"], ascending=False).reset_index(drop=True)
+
+
+def shim_sentence(tries: pd.DataFrame) -> str | None:
+    """The shim route over every failing entry of a whole-model file, in one sentence."""
+    if tries.empty:
+        return None
+    ok = int((tries["text"] == "ok").sum())
+    fixed = tries[tries["text"] == "ok"]["cause"].value_counts()
+    return (
+        f"The shim route (`nox -s repair -- --for RELEASE IN OUT`: the file rewritten for the loading release) was "
+        f"tried on all {len(tries)} failing (whole-model file, loading cell) entries: {ok} load and predict the same "
+        "— " + ", ".join(f"{n} `{c}`" for c, n in fixed.items()) + " as saved."
+    )
+
+
 def counts(df: pd.DataFrame) -> dict[str, int]:
     """How many (saving cell, case, loading cell) entries have each text, for the summary line."""
     return {str(k): int(v) for k, v in df["text"].value_counts().items()}
 
 
-def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine_id: str) -> str:
+def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine_id: str,
+                tries: pd.DataFrame | None = None) -> str:  # fmt: skip
     """Every source case's upgrade paths as a collapsed table (a page of its own)."""
     out = [f"# Upgrade paths on `{machine_id}`", ""]
     out.append(
@@ -240,8 +311,19 @@ def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine
             "Pairs of different cells whose file (each route's files for a float64 and a float32 mask) loads and "
             "predicts the same; the kinds are defined in report.md's glossary:"]  # fmt: skip
     out += ["", str(routes(df, matrix).to_markdown()), ""]
+    if tries is not None and not tries.empty:
+        out += ["## The shim route over every failing file", "", shim_sentence(tries) or "",
+                "Where a whole-model file (`.keras` or `.h5`, saved as is) fails to load or predict, the loading "
+                "cell rewrites it with the shim (tagged values made plain, refused arguments dropped where they hold "
+                "their default: [`causes/shim.toml`](../../causes/shim.toml)) and loads, predicts and compares the "
+                "copy the same way. By the cause the file failed with as saved:", "",
+                str(shim_table(tries).to_markdown(index=False)), "",
+                f"The tables below that start with `{SHIM}` give the seed's and the list route's files through the "
+                "shim, pair by pair.", ""]  # fmt: skip
     order = {caseids.key(s.id, c.case_id): i for i, (s, c) in enumerate((s, c) for s in scens for c in s.cases())}
-    for source in sorted(set(df["source"]), key=lambda k: order.get(k, len(order))):
+    for source in sorted(
+        set(df["source"]), key=lambda k: (k.startswith(SHIM), order.get(k.removeprefix(SHIM), len(order)), k)
+    ):
         out += [f"## `{source}`", "", table(df[df["source"] == source], matrix), ""]
     return "\n".join(out)
 
@@ -251,17 +333,96 @@ def page(view: View, scen: Scenario, pages: Pages, plots: Path, sigs: dict[str, 
     df = frame(view.rows, view.shown, scen)
     if df.empty:
         return None
+    tries = shim_tries(current(view.rows, view.shown, scen))
     view.frames[scen.handler] = df
-    return detail_page(df, view.shown, view.scens, view.machine_id)
+    view.frames[scen.handler + ":shim"] = tries
+    return detail_page(df, view.shown, view.scens, view.machine_id, tries)
 
 
 def summarize(out: dict[str, Any], view: View, scen: Scenario, sources: dict[str, int]) -> None:
-    """Every (saving, loading) pair of the machine in the summary, its sources numbered across machines."""
+    """Every (saving, loading) pair of the machine in the summary, its sources numbered across machines: the files'
+    entries, the shim route's entries for SHIM_SOURCES apart (`shim`), and the fix for each failing file."""
     df = frame(view.rows, view.shown, scen)
+    found = fixes(df)
+    out["upgrade"].setdefault("routes", ROUTE_HOW)
     for (saver, loader), grp in df.groupby(["saved_by", "loaded_by"], sort=False):
         by_text: dict[str, list[int]] = {}
+        shim: dict[str, list[int]] = {}
+        fix: dict[str, str] = {}
         for src, text in zip(grp["source"], grp["text"], strict=True):
-            by_text.setdefault(str(text), []).append(sources.setdefault(str(src), len(sources)))
+            idx = sources.setdefault(str(src), len(sources))
+            (shim if str(src).startswith(SHIM) else by_text).setdefault(str(text), []).append(idx)
+            route = found.get((str(saver), str(loader), str(src)))
+            if route:
+                fix[str(idx)] = route
         out["upgrade"]["pairs"].append(
-            {"machine": view.machine_id, "saved_by": str(saver), "loaded_by": str(loader), "entries": by_text}
-        )
+            {"machine": view.machine_id, "saved_by": str(saver), "loaded_by": str(loader), "entries": by_text,
+             "shim": shim, "fix": fix}
+        )  # fmt: skip
+
+
+# What to do where a route works, by route: the command or the change, with RELEASE the loading release.
+ROUTE_HOW = {
+    "shim": "rewrite the file for the loading release: `nox -s repair -- --for RELEASE IN OUT`, then load OUT there",
+    "repair": "rewrite the file's tagged values as plain ones: `nox -s repair -- IN OUT`, then load OUT",
+    "custom-objects": "load it with `custom_objects={'Masking': <a Masking whose from_config untags mask_value>}`",
+    "list": "save it again with `mask_value` given as a Python list",
+    "custom-layer": "save it again with a Masking subclass whose config holds the mask as a list",
+    "savedmodel": "export a SavedModel in the saving release and load it with `keras.layers.TFSMLayer`",
+    "weights-only": "save the weights only and load them into the model built by your code",
+}
+# The routes tried for a failing file, in order: those that work on the file you have, then those that save again.
+FIX_ORDER = ("shim", "repair", "custom-objects", "list", "custom-layer", "savedmodel", "weights-only")
+
+
+def fixes(df: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """For each failing (saving cell, loading cell, file): the first route of FIX_ORDER that works for that pair by
+    the rows — the shim on that very file; for a Masking -> LSTM file, a workaround's file of the same mask first."""
+    ok = {(s, ld, src) for s, ld, src, t in zip(df["saved_by"], df["loaded_by"], df["source"], df["text"], strict=True)
+          if t == "ok"}  # fmt: skip
+    out: dict[tuple[str, str, str], str] = {}
+    for s, ld, src, text, shim in zip(df["saved_by"], df["loaded_by"], df["source"], df["text"], df["shim"],
+                                      strict=True):  # fmt: skip
+        if text == "ok" or text in ("not saved", "file missing") or src.startswith(SHIM):
+            continue
+        if shim == "ok":
+            out[(s, ld, src)] = "shim"
+            continue
+        if not src.startswith((*SHIM_SOURCES, "workarounds/")):
+            continue
+        mask = "float32" if "float32" in src else "float64"
+        for route in FIX_ORDER[1:]:
+            files = sorted(ROUTE_FILES[route], key=lambda f: mask not in f)  # the same mask's file first
+            if any((s, ld, f) in ok for f in files):
+                out[(s, ld, src)] = route
+                break
+    return out
+
+
+MASKS = {"float": "a float `mask_value`", "list": "a list `mask_value`", "numpy": "a NumPy `mask_value`",
+         "tensor-float64": "a float64 tensor `mask_value`", "tensor-float32": "a float32 tensor `mask_value`",
+         "tensor": "a tensor value", "numpy-value": "a NumPy value"}  # fmt: skip
+RNNS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "bilstm": "Bidirectional(LSTM)"}
+OBJECTS = {"rescaling": "Rescaling", "normalization": "Normalization", "constant": "a Constant initializer",
+           "discretization": "Discretization", "integer-lookup": "IntegerLookup", "string-lookup": "StringLookup",
+           "embedding": "Embedding"}  # fmt: skip
+
+
+def file_kind(source: str) -> str:
+    """A saved file's kind in a user's words, e.g. "Masking → LSTM, a float64 tensor `mask_value`, `.keras`"."""
+    if source.startswith(SHIM):
+        return file_kind(source.removeprefix(SHIM)) + ", through the shim"
+    scen, _, case = source.partition("/")
+    parts = case.split(":")
+    fmt = f"`{parts[-1]}`" if parts[-1] != "savedmodel" else "a SavedModel"
+    if scen == "masking-lstm" and len(parts) == 2:
+        return f"Masking → LSTM, {MASKS.get(parts[0], parts[0])}, {fmt}"
+    if scen == "workarounds" and len(parts) == 3:
+        return f"Masking → LSTM, {MASKS.get(parts[1], parts[1])}, saved by the `{parts[0]}` route, {fmt}"
+    if scen == "rnn-breadth" and len(parts) == 5:
+        rnn, outputs, padding, mask = parts[:4]
+        return f"Masking → {RNNS.get(rnn, rnn)} ({outputs} output, {padding}-padding), {MASKS.get(mask, mask)}, {fmt}"
+    if scen == "beyond-masking" and len(parts) == 3:
+        value = "a tensor" if parts[1] == "tensor" else "a NumPy array"
+        return f"{OBJECTS.get(parts[0], parts[0])} built from {value}, {fmt}"
+    return f"`{source}`"
