@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_table_loads_and_names_causes_of_the_catalog() -> None:
-    table = shim.load()
+    table = shim.load().arguments
     assert {a.name for a in table} >= {"time_major", "input_axes", "output_axes", "quantization_config", "optional"}
     assert {a.cause for a in table} <= {c.id for c in causes.load()}
     assert all(a.why for a in table)
@@ -32,6 +32,8 @@ def test_the_table_loads_and_names_causes_of_the_catalog() -> None:
         ('[[argument]]\nname = "x"\noff = "null"\ncause = "no-such"\nwhy = "w"', "no cause 'no-such'"),
         ('[[argument]]\nname = "x"\noff = "null"\ncause = "keras2-time-major"\nwhy = "w"\ncolour = 1', "colour"),
         ('[[argument]]\nname = "x"\ncause = "keras2-time-major"\nwhy = "w"', "missing field off"),
+        ('[[rename]]\nname = "A"\ncause = "keras2-time-major"\nwhy = "w"', "missing field to"),
+        ('[[renames]]\nname = "A"', "unknown table(s) renames"),
     ],
 )
 def test_a_bad_table_is_one_line(tmp_path: Path, text: str, says: str) -> None:
@@ -113,6 +115,6 @@ def test_each_declared_default_is_what_the_writing_release_writes(cell_id: str) 
     proc = subprocess.run([python, "-c", CONFIGS, json.dumps(WRITERS[cell_id])], env=env, capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    off = {a.name: a.off for a in shim.load()}
+    off = {a.name: a.off for a in shim.load().arguments}
     for where, value in json.loads(proc.stdout.strip().splitlines()[-1]).items():
         assert value == off[where.split(" in ")[0]], (cell_id, where, value)

@@ -38,7 +38,7 @@ def tally(files: tuple[str, ...], want: str | None) -> tuple[int, int]:
             continue
         if want is not None and kind(cells[pair["saved_by"]], cells[pair["loaded_by"]]) != want:
             continue
-        for text, idx in pair["entries"].items():
+        for text, idx in [*pair["entries"].items(), *pair.get("shim", {}).items()]:  # `shim/...`: the shim route
             hits = sum(1 for i in idx if sources[i] in files)
             if text != "not saved":
                 n += hits

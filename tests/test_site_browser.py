@@ -174,10 +174,45 @@ def test_the_upgrade_lookup_answers_with_the_summary_s_numbers(page: Any, summar
             "#u-groups .group", "gs => gs.map(g => [g.dataset.entry, g.querySelectorAll('li').length])"
         )
     )
-    assert groups == {k: len(v) for k, v in entries.items() if k != "ok"}
-    listed = page.eval_on_selector_all("#u-groups .group li", "ls => ls.map(l => l.textContent)")
-    expected = sorted(summary["upgrade"]["sources"][i] for k, v in entries.items() if k != "ok" for i in v)
-    assert sorted(listed) == expected
+    assert groups == {k: len(v) for k, v in entries.items()}  # what fails, what was not saved, and what loads
+    listed = page.eval_on_selector_all("#u-groups .group li", "ls => ls.map(l => l.dataset.source)")
+    assert sorted(listed) == sorted(summary["upgrade"]["sources"][i] for v in entries.values() for i in v)
+
+
+def test_the_lookup_gives_what_works_what_fails_with_its_cause_and_the_fix(page: Any, summary: dict[str, Any]) -> None:
+    """A Keras 2 -> Keras 3 pair: the files grouped by entry in readable kinds, each failing group with its cause's
+    sentence, and each file a measured route carries with that route and its command for the loading release."""
+    cells = summary["cells"]
+    pairs = [p for p in summary["upgrade"]["pairs"] if cells[p["saved_by"]]["keras_flavor"] == "keras2"
+             and cells[p["loaded_by"]]["keras_flavor"] == "keras3" and "shim" in p["fix"].values()]  # fmt: skip
+    assert pairs, "no Keras 2 -> Keras 3 pair has a file the shim route carries"
+    pair = max(pairs, key=lambda p: (len(p["fix"]), p["saved_by"], p["loaded_by"]))
+    if page.locator("#u-machine-label").is_visible():
+        page.select_option("#u-machine", pair["machine"])
+    page.select_option("#u-saved", pair["saved_by"])
+    page.select_option("#u-loaded", pair["loaded_by"])
+    entries = pair["entries"]
+    files = sum(len(v) for k, v in entries.items() if k not in UNSAVED)
+    failing = files - len(entries.get("ok", []))
+    answer = page.locator("#u-answer").inner_text()
+    assert f"A measured fix carries {len(pair['fix'])} of the {failing} that do not." in answer, answer
+    items = page.eval_on_selector_all(
+        "#u-groups li", "ls => ls.map(l => [l.dataset.source, l.dataset.fix || null, l.textContent])"
+    )
+    sources = summary["upgrade"]["sources"]
+    kinds = summary["upgrade"]["kinds"]
+    fixes = {sources[int(i)]: route for i, route in pair["fix"].items()}
+    for source, fix, text in items:
+        assert fix == fixes.get(source), (source, fix)
+        assert text.startswith(kinds[sources.index(source)].replace("`", "")), text  # the kind in a user's words
+        if fix == "shim":
+            assert f"nox -s repair -- --for {pair['loaded_by']} IN OUT" in text, text
+    why = dict(page.eval_on_selector_all(
+        "#u-groups .group", "gs => gs.map(g => [g.dataset.entry, (g.querySelector('.why') || {}).textContent])"
+    ))  # fmt: skip
+    for text in entries:
+        if " · " in text and text.split(" · ")[1] in summary["cause_catalog"]:
+            assert why[text] == summary["cause_catalog"][text.split(" · ")[1]]["sentence"], text
 
 
 def test_the_latency_charts_draw_each_figure(page: Any, summary: dict[str, Any]) -> None:

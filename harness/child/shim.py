@@ -5,7 +5,8 @@ Tagged tensor and array values are made plain (`harness.rewrite`). Then, for eve
 config names, the release's class says which of the file's arguments it refuses: those its `__init__` does not
 name where it takes no `**kwargs`, else those the class names when it is built from the config alone (only
 Keras' own classes are built, never one the file brings). A refused argument declared in `causes/shim.toml`
-that holds its default there is dropped. Any other refused argument is kept, and the load decides: where it
+that holds its default there is dropped, and a class the release knows under another declared name is renamed.
+Any other refused argument is kept, and the load decides: where it
 fails on one of them, they are named and nothing is kept (a loader may take an argument at the model's level
 that the class alone refuses, as Keras 3 takes a Keras 2 Sequential's `batch_input_shape`).
 """
@@ -35,12 +36,12 @@ class Refused(Exception):
     """The file holds refused arguments the shim cannot drop safely; the message names them."""
 
 
-def droppable(table: list[dict[str, Any]], class_name: str, name: str, value: Any) -> bool:
+def droppable(table: dict[str, Any], class_name: str, name: str, value: Any) -> bool:
     """Whether a refused argument may be dropped: declared for this class, and holding its `off` value."""
     return any(
         a["name"] == name and (not a["classes"] or class_name in a["classes"])
         and type(a["off"]) is type(value) and a["off"] == value
-        for a in table
+        for a in table["drop"]
     )  # fmt: skip
 
 
@@ -87,6 +88,19 @@ def resolve(keras: Any, node: dict[str, Any]) -> type | None:
     return None
 
 
+def knows(keras: Any, node: dict[str, Any]) -> bool:
+    """Whether the release's own deserializer takes this initializer (or layer) node: its name is what counts, and
+    only a name of the rename table is asked (`causes/shim.toml`), never a class the file brings."""
+    for space in ("initializers", "layers"):
+        try:
+            made = getattr(keras, space).deserialize(copy.deepcopy(node))
+        except Exception:  # not a name this space knows (or not this space's kind of object)
+            continue
+        if made is not None and not isinstance(made, str | dict):  # Keras 3.0 gives an unknown name back as a str
+            return True
+    return False
+
+
 def named(cls: type) -> tuple[set[str], bool]:
     """The arguments the class's own `__init__` names, and whether it takes more (`**kwargs`, passed on to a base
     class that may accept some of them: only building tells)."""
@@ -124,7 +138,7 @@ def refused(cls: type, config: dict[str, Any]) -> list[str]:
 
 
 def fit(
-    keras: Any, config: dict[str, Any], table: list[dict[str, Any]]
+    keras: Any, config: dict[str, Any], table: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str], list[tuple[str, str]]]:
     """The config untagged and fitted to this release's classes; what changed; the refused arguments that cannot be
     dropped (name, where and value)."""
@@ -147,6 +161,11 @@ def fit(
             here = f"{cname} `{lname}`" if isinstance(lname, str) else f"{cname} in {owner}" if owner else cname
         out = {k: walk(v, here) for k, v in node.items()}
         cls = resolve(keras, out) if is_node else None
+        other = table["rename"].get(out["class_name"]) if is_node else None
+        if other and not knows(keras, out) and knows(keras, {**out, "class_name": other}):
+            changes.append(f"{here}: `{out['class_name']}` named `{other}`, as this release names it")
+            out["class_name"] = other
+            cls = resolve(keras, out)
         if cls is None:
             return out
         cfg = dict(out["config"])
@@ -190,11 +209,13 @@ class Shimmed:
 CANNOT = "this release refuses arguments the shim cannot drop safely: "
 
 
-def apply(keras: Any, src: str, stem: str, table: list[dict[str, Any]]) -> Shimmed:
+def apply(keras: Any, src: str, stem: str, table: dict[str, Any]) -> Shimmed:
     """Write the shimmed copy of `src` at `stem` + the suffix of its kind. Skip: nothing to change; Refused: nothing
     droppable, and arguments this release refuses that the shim cannot drop safely (nothing written)."""
     kind, config = read(src)
     fixed, changes, kept = fit(keras, config, table)
+    if kind == "h5" and not src.endswith(".h5"):  # a Keras 2.12 `.keras` is HDF5: loaders read it by its name
+        changes.append(f"the file is HDF5: copied under an `.h5` name, not `{Path(src).suffix}`")
     if not changes and kept:
         raise Refused(CANNOT + "; ".join(text for _, text in kept))
     if not changes:

@@ -333,10 +333,22 @@ def render(
                 "",
                 upgrade_paths.table(tensor, shown),
             ]
+        todo = upgrade_paths.what_to_do(df[df["source"].str.startswith(f"{SEED}/")], shown)
+        if not todo.empty:
+            out += [
+                "",
+                "What to do where a seed file fails as saved, by kind of upgrade: the route that carries it, counted "
+                "over the failing pairs of different cells (`shim`: `nox -s repair -- --for RELEASE IN OUT`, the file "
+                "rewritten for the release that loads it; each route's command is on the upgrade page, and the "
+                "site's lookup gives it for each pair):",
+                "",
+                str(todo.to_markdown(index=False)),
+            ]
         if upgrade_page:
             out += [
                 "",
-                f"Every other saved file, and the list mask: [{upgrade_page.name}]({_link(upgrade_page, root)}).",
+                f"Every other saved file, the list mask, the shim route pair by pair and what to do for each kind of "
+                f"file: [{upgrade_page.name}]({_link(upgrade_page, root)}).",
             ]
     out += ["", "Saved and loaded in the same cell (the seed case, per family):", ""]
     out += seed_answer(seed_table, shown, records)

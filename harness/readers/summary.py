@@ -8,12 +8,15 @@ from typing import Any
 import harness
 from harness import signature
 from harness.decl import caseids
+from harness.decl import causes as catalog
 from harness.decl.cells import Cell, Matrix
 from harness.decl.scenarios import Scenario
 from harness.readers import bisects, causes, sections
 from harness.readers.model import Entry, View, cell_order, entries, group_of, machine_views, reproduce, version_label
+from harness.readers.sections import upgrade_paths
 
-SUMMARY_VERSION = 2  # 2: failing entries name their cause; per machine, the causes counted
+SUMMARY_VERSION = 3  # 2: failing entries name their cause; per machine, the causes counted; 3: the shim route,
+# a fix per failing file, readable kinds of file, the cause catalog
 BAD = ("fail", "mismatch", "crash", "timeout")
 
 
@@ -168,6 +171,8 @@ def build(
         for scen in others:  # the kinds without entries add their own part (upgrade pairs, latency)
             sections.of(scen).summarize(out, view, scen, sources)
     out["upgrade"]["sources"] = list(sources)
+    out["upgrade"]["kinds"] = [upgrade_paths.file_kind(s) for s in sources]
+    out["cause_catalog"] = {c.id: {"sentence": c.sentence, "upstream": c.upstream} for c in catalog.load()}
     return out
 
 

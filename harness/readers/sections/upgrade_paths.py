@@ -276,6 +276,37 @@ def shim_table(tries: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["ok with the shim", "tried"], ascending=False).reset_index(drop=True)
 
 
+def what_to_do(df: pd.DataFrame, matrix: Matrix) -> pd.DataFrame:
+    """Per kind of file and kind of upgrade: over the failing pairs of different cells, how many each route carries
+    (the first of FIX_ORDER that works for the pair by the rows) and how many none does."""
+    cells = {c.id: c for c in matrix.cells}
+    found = fixes(df)
+    tally: dict[str, dict[str, dict[str, int]]] = {}
+    for s, ld, src, text in zip(df["saved_by"], df["loaded_by"], df["source"], df["text"], strict=True):
+        if text == "ok" or text in ("not saved", "file missing") or src.startswith(SHIM):
+            continue
+        kind = transition(cells[s], cells[ld])
+        if kind is None:
+            continue
+        by_route = tally.setdefault(src, {}).setdefault(kind, {})
+        route = found.get((s, ld, src), "none")
+        by_route[route] = by_route.get(route, 0) + 1
+    records = []
+    for src, kinds in tally.items():
+        rec = {"kind of file": file_kind(src)}
+        for kind in TRANSITIONS:
+            counts = kinds.get(kind)
+            if not counts:
+                rec[kind] = "—"
+                continue
+            n = sum(counts.values())
+            carried = sorted(((r, k) for r, k in counts.items() if r != "none"), key=lambda x: -x[1])
+            text = ", ".join(f"`{r}` {k}" for r, k in carried) or "no route"
+            rec[kind] = f"{text} of {n} failing" + (f"; {counts['none']} none" if carried and "none" in counts else "")
+        records.append(rec)
+    return pd.DataFrame(records, columns=["kind of file", *TRANSITIONS])
+
+
 def shim_sentence(tries: pd.DataFrame) -> str | None:
     """The shim route over every failing entry of a whole-model file, in one sentence."""
     if tries.empty:
@@ -311,6 +342,19 @@ def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine
             "Pairs of different cells whose file (each route's files for a float64 and a float32 mask) loads and "
             "predicts the same; the kinds are defined in report.md's glossary:"]  # fmt: skip
     out += ["", str(routes(df, matrix).to_markdown()), ""]
+    todo = what_to_do(df, matrix)
+    if not todo.empty:
+        out += [
+            "## What to do, by kind of file",
+            "",
+            "For each kind of file and kind of upgrade: the pairs of different cells where the file fails as "
+            "saved, and the route that carries it there by these rows (the first that works, in this order: "
+            "routes that work on the file you have, then routes that save it again). What to do for each:",
+            "",
+        ]
+        out += [f"- `{route}`: {ROUTE_HOW[route]}" for route in FIX_ORDER]
+        out += ["", "The site's upgrade lookup gives the route for each file of one (saving, loading) pair.", "",
+                str(todo.to_markdown(index=False)), ""]  # fmt: skip
     if tries is not None and not tries.empty:
         out += ["## The shim route over every failing file", "", shim_sentence(tries) or "",
                 "Where a whole-model file (`.keras` or `.h5`, saved as is) fails to load or predict, the loading "

@@ -273,11 +273,14 @@
   /* ---------------------------------------------------------------- upgrade lookup */
 
   var pairIndex = {};  // machine -> saved_by -> loaded_by -> entries
+  var fixIndex = {};  // machine -> saved_by -> loaded_by -> {source index: route}
 
   function indexPairs() {
     S.upgrade.pairs.forEach(function (p) {
       var m = pairIndex[p.machine] = pairIndex[p.machine] || {};
       (m[p.saved_by] = m[p.saved_by] || {})[p.loaded_by] = p.entries;
+      var f = fixIndex[p.machine] = fixIndex[p.machine] || {};
+      (f[p.saved_by] = f[p.saved_by] || {})[p.loaded_by] = p.fix || {};  // failing source -> the route that works
     });
   }
 
@@ -345,17 +348,35 @@
     });
     var bad = groups.filter(function (g) { return g.text !== "ok" && UNSAVED.indexOf(g.text) < 0; })
       .sort(function (x, y) { return y.sources.length - x.sources.length || (x.text < y.text ? -1 : 1); });
+    var fix = ((fixIndex[machine] || {})[saved] || {})[loaded] || {};
+    var fixed = 0;
+    bad.forEach(function (g) { g.sources.forEach(function (i) { if (fix[i]) fixed += 1; }); });
     if (files === 0) {
       return { sentence: "None of the " + unsaved + " cases could be saved by " + a + ", so " + b + " has no file of it to load.",
-        groups: groups, files: 0, ok: 0, unsaved: unsaved };
+        groups: groups, files: 0, ok: 0, unsaved: unsaved, fixed: 0 };
     }
     var sentence = "Of " + files + " file" + (files === 1 ? "" : "s") + " saved by " + a + ", " + b +
       " loads and predicts the same for " + (ok === files && files > 1 ? "all " : "") + ok;
     if (bad.length) sentence += "; " + bad.map(function (g) { return phrase(g.text, g.sources.length); }).join(", ");
     sentence += ".";
+    if (bad.length) sentence += " A measured fix carries " + fixed + " of the " + (files - ok) + " that do not.";
     if (unsaved) sentence += " " + unsaved + " more case" + (unsaved === 1 ? "" : "s") + " could not be saved by " + a + ".";
     var unsavedGroups = groups.filter(function (g) { return UNSAVED.indexOf(g.text) >= 0; });
-    return { sentence: sentence, groups: bad.concat(unsavedGroups), files: files, ok: ok, unsaved: unsaved };
+    var okGroups = groups.filter(function (g) { return g.text === "ok"; });
+    return { sentence: sentence, groups: bad.concat(unsavedGroups, okGroups), files: files, ok: ok, unsaved: unsaved,
+      fixed: fixed, fix: fix };
+  }
+
+  /* What to do for one failing file of a pair: the route that works there by the rows, and its command. */
+  function fixText(route, loaded) {
+    var how = (S.upgrade.routes || {})[route];
+    return how ? "fix: " + route + " — " + how.replace("RELEASE", loaded) : "";
+  }
+
+  function causeSentence(text) {
+    var id = text.split(" · ")[1];
+    var c = id && (S.cause_catalog || {})[id];
+    return c ? c.sentence : "";
   }
 
   function drawUpgrade() {
@@ -372,12 +393,25 @@
     box.className = "answer" + (ans.files === 0 ? " none" : ans.ok < ans.files ? " bad" : "");
     box.dataset.files = ans.files;
     box.dataset.ok = ans.ok;
+    box.dataset.fixed = ans.fixed;
     ans.groups.forEach(function (g) {
-      var names = g.sources.map(function (i) { return S.upgrade.sources[i]; }).sort();
+      var items = g.sources.map(function (i) {
+        return { i: i, kind: (S.upgrade.kinds || [])[i] || S.upgrade.sources[i], source: S.upgrade.sources[i] };
+      }).sort(function (x, y) { return x.kind < y.kind ? -1 : x.kind > y.kind ? 1 : 0; });
+      var why = causeSentence(g.text);
       var div = el("div", { className: "group" }, [
-        el("h3", {}, [el("span", { className: "pill " + outcomeClass(g.text), text: g.text }), names.length + " case" + (names.length === 1 ? "" : "s")]),
-        el("ul", {}, names.map(function (n) { return el("li", {}, [el("code", { text: n })]); })),
-      ]);
+        el("h3", {}, [el("span", { className: "pill " + outcomeClass(g.text), text: g.text }),
+          items.length + " file" + (items.length === 1 ? "" : "s")]),
+      ].concat(why ? [el("p", { className: "why", text: why })] : []).concat([
+        el("ul", {}, items.map(function (it) {
+          var route = (ans.fix || {})[it.i];
+          var li = el("li", {}, [it.kind.replace(/`/g, ""), " ", el("code", { text: it.source })].concat(
+            route ? [el("div", { className: "fix", text: fixText(route, loaded) })] : []));
+          li.dataset.source = it.source;
+          if (route) li.dataset.fix = route;
+          return li;
+        })),
+      ]));
       div.dataset.entry = g.text;
       groups.appendChild(div);
     });
