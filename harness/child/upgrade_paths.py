@@ -83,7 +83,9 @@ def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> d
     return out
 
 
-SHIMMED = ("plain", "list")  # the routes whose file is a whole model saved as is: the shim is tried where it fails
+# The routes whose file is a whole model (`.keras`, `.h5`): the shim is tried where one fails, and the copy loaded the
+# route's way (the custom layer registered, or custom_objects given). Weights and SavedModels hold no config.
+SHIMMED = ("plain", "list", "custom-layer", "custom-objects")
 
 
 def shimmed(
@@ -103,7 +105,7 @@ def shimmed(
         state["changes"] = state["copy"].changes
 
     def load() -> None:
-        state["loaded"] = state["copy"].load(stack.keras.models.load_model)
+        state["loaded"] = state["copy"].load(lambda path: routes.load(stack, cfg, path, lambda: None))
 
     def predict() -> None:
         state["after"] = routes.call(stack, state["loaded"], x)
