@@ -73,8 +73,25 @@ def test_the_list_mask_and_the_causes_sentences_count_what_the_summary_holds() -
         line = next(x for x in REPORT.splitlines() if f"carry a Keras 2 `{fmt}` file into Keras 3" in x)
         ok, n = (int(v) for v in re.search(r": (\d+) of (\d+) \(", line).groups())  # type: ignore[union-attr]
         assert (ok, n) == tally((f"masking-lstm/list:{fmt}",), "Keras 2 → Keras 3")
+        shimmed = re.search(r"shim route \(`repair --for`\), (\d+) of (\d+) do", line)
+        assert shimmed, line
+        assert tuple(int(v) for v in shimmed.groups()) == tally((f"shim/masking-lstm/list:{fmt}",), "Keras 2 → Keras 3")
     line = next(x for x in REPORT.splitlines() if "failing rows of" in x)
     known, total = (int(v) for v in re.match(r"(\d+) of (\d+) failing rows", line).groups())  # type: ignore[union-attr]
     mine = next(c for c in SUMMARY["causes"] if c["machine"] == PRIMARY)
     assert (known, total) == (mine["explained_rows"], mine["failing_rows"])
     assert sum(mine["by_cause"].values()) == total
+
+
+def test_the_shim_sentences_count_what_the_summary_holds() -> None:
+    line = next(x for x in REPORT.splitlines() if "The shim route (`nox -s repair -- --for RELEASE IN OUT`" in x)
+    tried, ok = (int(v) for v in re.search(r"tried on all (\d+) failing .* entries: (\d+) load", line).groups())  # type: ignore[union-attr]
+    mine = [t for t in SUMMARY["upgrade"]["shim_tries"] if t["machine"] == PRIMARY]
+    assert (tried, ok) == (sum(t["tried"] for t in mine), sum(t["ok"] for t in mine))
+    for n, cause in re.findall(r"(\d+) `([a-z0-9-]+)`", line.split("the same — ")[1]):
+        assert int(n) == next(t["ok"] for t in mine if t["cause"] == cause), cause
+    k2 = next(x for x in REPORT.splitlines() if "What the shim route changes" in x)
+    stated = dict(re.findall(r"`([^`]+)` (\d+/\d+)", k2.split("What the shim route changes")[1]))
+    assert stated
+    for src, count in stated.items():
+        assert count == "{}/{}".format(*tally(("shim/" + src,), "Keras 2 → Keras 3")), src

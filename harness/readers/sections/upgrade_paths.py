@@ -389,6 +389,11 @@ def summarize(out: dict[str, Any], view: View, scen: Scenario, sources: dict[str
     df = frame(view.rows, view.shown, scen)
     found = fixes(df)
     out["upgrade"].setdefault("routes", ROUTE_HOW)
+    tries = shim_tries(current(view.rows, view.shown, scen))
+    for cause, grp in tries.groupby("cause", sort=True):
+        out["upgrade"].setdefault("shim_tries", []).append(
+            {"machine": view.machine_id, "cause": str(cause), "tried": len(grp), "ok": int((grp["text"] == "ok").sum())}
+        )
     for (saver, loader), grp in df.groupby(["saved_by", "loaded_by"], sort=False):
         by_text: dict[str, list[int]] = {}
         shim: dict[str, list[int]] = {}
