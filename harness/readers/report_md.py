@@ -319,6 +319,13 @@ def render(
             grid_ok[route] = f"ok in {states.count('ok')} of {len(states)} (cell, case) entries"
     out += ["", "## Answers", "", f"From the rows of `{mid}` unless a line names another machine.", ""]
     out += ["### 1. My model was saved with one release. Will it load and predict the same on another?", ""]
+    out += [
+        "- **Your own file:** `nox -s check -- model.keras` (or `.h5`, a SavedModel folder) loads it, in a sandbox, "
+        "in the release that saved it and the newest of each family (`--to keras=3.8.0` for another), compares "
+        "the outputs, names each failure's cause and prints the fix that works there with its command "
+        "([README: Check your own saved model](README.md#check-your-own-saved-model)). The rows below answer for "
+        "the files the matrix saves."
+    ]
     df = views[mid].frames.get(UPGRADE)  # left there by the upgrade-paths section
     if df is not None:
         out += [f"- {line}" for line in upgrade_paths.answers(df, shown)]
