@@ -52,7 +52,7 @@ def summary() -> dict[str, Any]:
     case_a, case_b = "masking-lstm/tensor-float64:.keras", "masking-lstm/list:.keras"
     lat = "latency/lstm:masked:predict_on_batch"
     return {
-        "schema_version": 2,
+        "schema_version": 3,
         "generated": {"at": "2026-12-01T00:00:00Z", "command": "nox -s report", "harness_version": "0.1.0"},
         "cells": {
             "tf2.15.1-keras2.15.0": cell(
@@ -107,12 +107,14 @@ def summary() -> dict[str, Any]:
         "bisects": [],
         "upgrade": {
             "sources": [case_a, case_b],
+            "kinds": ["Masking → LSTM, a float64 tensor `mask_value`, `.keras`", "Masking → LSTM, a list, `.keras`"],
             "pairs": [
                 {
                     "machine": "m1",
                     "saved_by": "tf2.16.2-keras3.0.5",
                     "loaded_by": "tf2.19.1-keras3.8.0",
                     "entries": {"ok": [1], "✗ load · keras2-time-major": [0]},
+                    "fix": {"0": "shim"},
                 },
             ],
         },
@@ -131,6 +133,7 @@ def summary() -> dict[str, Any]:
             for c, ms in (("tf2.15.1-keras2.15.0", 22.8), ("tf2.16.2-keras3.0.5", 17.7), ("tf2.19.1-keras3.8.0", 17.0))
         ],
         "causes": [{"machine": "m1", "failing_rows": 1, "explained_rows": 1, "by_cause": {"keras2-time-major": 1}}],
+        "cause_catalog": {"keras2-time-major": {"sentence": "Keras 2 writes `time_major`", "upstream": None}},
     }
 
 
@@ -197,7 +200,7 @@ def test_non_ascii_and_script_like_text_survive_data_js(summary: dict[str, Any])
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: s.update(schema_version=3), "schema_version: 2 was expected"),
+        (lambda s: s.update(schema_version=2), "schema_version: 3 was expected"),
         (lambda s: s.pop("upgrade"), "the top level: 'upgrade' is a required property"),
         (lambda s: s.update(extra=1), "('extra' was unexpected)"),
         (lambda s: s["verdicts"][2].update(outcome="okay"), "verdicts[2].outcome: 'okay' is not one of"),

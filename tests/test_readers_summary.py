@@ -46,7 +46,7 @@ def test_a_summary_of_stored_rows_validates_and_keeps_every_entry(
         v = got[(r["cell_id"], f"{r['scenario']}/{r['case_id']}")]
         assert (v["outcome"], v["failed_stage"]) == (r["outcome"], r["failed_stage"])
         assert v["packages"] == r["packages"] and v["measured_at"] == r["started_at"]
-    broken = dict(data, schema_version=3)
+    broken = dict(data, schema_version=2)
     with pytest.raises(jsonschema.ValidationError):
         validate(broken)
 

@@ -359,7 +359,7 @@ def detail_page(df: pd.DataFrame, matrix: Matrix, scens: list[Scenario], machine
         out += ["## The shim route over every failing file", "", shim_sentence(tries) or "",
                 "Where a whole-model file (`.keras` or `.h5`, saved as is) fails to load or predict, the loading "
                 "cell rewrites it with the shim (tagged values made plain, refused arguments dropped where they hold "
-                "their default: [`causes/shim.toml`](../../causes/shim.toml)) and loads, predicts and compares the "
+                "their default: [`causes/shim.toml`](../causes/shim.toml)) and loads, predicts and compares the "
                 "copy the same way. By the cause the file failed with as saved:", "",
                 str(shim_table(tries).to_markdown(index=False)), "",
                 f"The tables below that start with `{SHIM}` give the seed's and the list route's files through the "
