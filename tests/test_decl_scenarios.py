@@ -172,4 +172,4 @@ def test_the_upgrade_scenario_names_its_sources(tmp_path: Path, text: str, messa
 
 def test_the_upgrade_scenario_has_no_static_cases(scens: list[scenarios.Scenario]) -> None:
     up = next(s for s in scens if s.handler == "upgrade")
-    assert up.cases() == [] and up.measured_by == "upgrade/2" and "masking-lstm" in up.sources
+    assert up.cases() == [] and up.measured_by == "upgrade/3" and "masking-lstm" in up.sources

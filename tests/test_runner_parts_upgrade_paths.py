@@ -32,9 +32,12 @@ log = open(os.environ["FAKE_LOG"], "a")
 for line in sys.stdin:
     req = json.loads(line)
     log.write(line); log.flush()
-    if req["file"].endswith("broken.keras"):
+    if req["file"].endswith("broken.keras"):  # it fails as saved; the shim's copy loads and matches
+        shim = {{"outcome": "ok", "failed_stage": None, "changes": ["LSTM `lstm`: dropped `time_major` = false"],
+                "compared": [{{"outcome": "ok", "failed_stage": None, "details": {{"max_abs_diff": 0.0}}}}
+                             for t in req["compare"]]}}
         send({{"type": "result", "outcome": "fail", "failed_stage": "load", "error_type": "TypeError",
-               "error_message": "cannot load it", "stage_s": {{}}, "duration_s": 0.1}})
+               "error_message": "cannot load it", "stage_s": {{}}, "duration_s": 0.1, "shim": shim}})
         continue
     compared = [{{"outcome": "ok" if "good" in t["expected"] else "mismatch", "failed_stage": None, "details": {{}}}}
                 for t in req["compare"]]
@@ -114,11 +117,15 @@ def test_one_load_per_content_and_a_row_per_saving_cell(
     assert rows[(SAVERS[1], "masking-lstm/list:.keras")]["outcome"] == "mismatch"  # its own outputs decide
     broken = rows[(SAVERS[2], "masking-lstm/list:.keras")]
     assert (broken["outcome"], broken["failed_stage"], broken["error_type"]) == ("fail", "load", "TypeError")
+    assert broken["shim"] == {"outcome": "ok", "failed_stage": None, "details": {"max_abs_diff": 0.0},
+                              "changes": ["LSTM `lstm`: dropped `time_major` = false"]}  # fmt: skip
+    assert all(r["shim"]["drop"] and r["shim"]["rename"] for r in requests)  # the declared table, to every load
+    assert "shim" not in rows[(SAVERS[0], "masking-lstm/list:.keras")]
     unsaved = rows[(SAVERS[0], "masking-lstm/tensor-float64:.h5")]
     assert (unsaved["outcome"], unsaved["failed_stage"], unsaved["source_stage"]) == ("skip", "source", "save")
     assert "saved no file" in unsaved["error_message"]
     for row in rows.values():
-        assert row["scenario"] == "upgrade" and row["measured_by"] == "upgrade/2" and row["cell_id"] == loader.id
+        assert row["scenario"] == "upgrade" and row["measured_by"] == "upgrade/3" and row["cell_id"] == loader.id
         assert row["saved_by_hash"] == matrix.get(row["params"]["saved_by"]).hash
         assert row["case_id"] == f"{row['params']['source']}@{row['params']['saved_by']}"
     # Nothing changed: nothing to load. Another file saved by one cell: only its row is measured again.
