@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import rewrite
-from harness.child import compat, faults, keep, kit, objects, routes
+from harness.child import compat, faults, keep, kit, objects, routes, zoo
 from harness.child.stack import Stack, error_fields
 from harness.decl.registry import build_key, settings
 
@@ -122,7 +122,7 @@ def _first_stages(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[
         if masking:
             shared["model"] = build_masking_rnn(stack, cfg, params["mask_value"])
         else:
-            shared["model"] = objects.build(stack, cfg, params)
+            shared["model"] = kit_of(builder)[0](stack, cfg, params)
 
     def predict_before() -> None:
         shared["before"] = routes.predict(shared["model"], x)
@@ -137,6 +137,23 @@ def _first_stages(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[
         first.append(("masking", masking_before))
     built.stages = walk(first, stage)  # a failure is the finding; later cases with this key get the same one
     return built
+
+
+Kit = tuple[
+    Callable[[Stack, dict[str, Any], dict[str, str]], Any], Callable[[Stack, dict[str, Any], dict[str, str]], Any]
+]
+
+
+def kit_of(builder: str) -> Kit:
+    """(build, batch) of a builder whose models are not the masked RNN: the zoo's kinds, or the layer objects."""
+    return (zoo.build, zoo.batch) if builder == "zoo" else (objects.build, objects.batch)
+
+
+def rebuilder(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[str, str]) -> Callable[[], Any]:
+    """The model the weights-only route loads weights into, built by the code (a list mask for the masked RNN)."""
+    if builder == "masking_rnn":
+        return lambda: build_masking_rnn(stack, cfg, "list")
+    return lambda: kit_of(builder)[0](stack, cfg, params)
 
 
 def run_case(
@@ -163,7 +180,7 @@ def run_case(
     result = CaseResult()
     cfg = settings(model, params)
     masking = builder == "masking_rnn"
-    x = kit.padded_batch(cfg) if masking else objects.batch(stack, cfg, params)
+    x = kit.padded_batch(cfg) if masking else kit_of(builder)[1](stack, cfg, params)
     key = build_key(builder, model, params)
     built = _BUILT.get(key)
     fresh_build = built is None
@@ -190,7 +207,7 @@ def run_case(
         state["path"] = state["artifact"] = str(fixed)
 
     def load_stage() -> None:
-        state["loaded"] = routes.load(stack, cfg, state["path"], lambda: build_masking_rnn(stack, cfg, "list"))
+        state["loaded"] = routes.load(stack, cfg, state["path"], rebuilder(stack, builder, cfg, params))
 
     def predict_after_load() -> None:
         state["after"] = routes.predict(state["loaded"], x)

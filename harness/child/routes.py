@@ -54,23 +54,32 @@ def load(stack: Stack, cfg: dict[str, Any], path: str, rebuild: Callable[[], Any
     return keras.models.load_model(path)
 
 
+def joined(outputs: Any, convert: Callable[[Any], Any]) -> Any:
+    """One array of a model's outputs: a model of several outputs gives them side by side per sample (float64 where
+    they differ in dtype), in order (by name for a SavedModel layer's dict)."""
+    import numpy as np
+
+    if isinstance(outputs, dict):
+        outputs = [outputs[k] for k in sorted(outputs)] if len(outputs) > 1 else next(iter(outputs.values()))
+    if not isinstance(outputs, list | tuple):
+        return convert(outputs)
+    parts = [np.asarray(convert(o)) for o in outputs]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p.reshape(len(p), -1).astype("float64") for p in parts], axis=1)
+
+
 def call(stack: Stack, model: Any, x: Any) -> Any:
     """One direct call of the model on the batch, as serving code makes it: no predict loop, nothing traced."""
     from harness.child.kit import to_numpy
 
     out = model(x, training=False) if hasattr(model, "predict") else model(x)
-    if isinstance(out, dict):  # a reloaded SavedModel layer answers with its outputs by name
-        out = next(iter(out.values()))
-    return to_numpy(stack, out)
+    return joined(out, lambda o: to_numpy(stack, o))
 
 
 def predict(model: Any, x: Any) -> Any:
     """`predict` for Keras models; a direct call for reloaded SavedModel layers (TFSMLayer)."""
     import numpy as np
 
-    if hasattr(model, "predict"):
-        return np.asarray(model.predict(x, verbose=0))
-    out = model(x)
-    if isinstance(out, dict):
-        out = next(iter(out.values()))
-    return np.asarray(out)
+    out = model.predict(x, verbose=0) if hasattr(model, "predict") else model(x)
+    return joined(out, np.asarray)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.child import cases, compat, kit, objects, routes, shim
+from harness.child import cases, compat, kit, routes, shim, zoo
 from harness.child.stack import Stack, error_fields
 from harness.decl.registry import settings
 
@@ -57,13 +57,15 @@ def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> d
     """Load and predict once; the outcome of those stages, and each saving cell's comparison."""
     cfg = settings(req["model"], req["params"])
     masking = req["builder"] == "masking_rnn"
-    x = kit.padded_batch(cfg) if masking else objects.batch(stack, cfg, req["params"])
+    x = kit.padded_batch(cfg) if masking else cases.kit_of(req["builder"])[1](stack, cfg, req["params"])
     if cfg["route"] == "custom-layer":  # the users' own Masking subclass, registered by importing their code
         compat.list_masking(stack.keras, lambda v: kit.as_tensor(stack, v, "float32"))
+    if req["builder"] == "zoo":  # the zoo's own classes, registered as importing the user's code would
+        zoo.register(stack)
     state: dict[str, Any] = {}
 
     def load() -> None:
-        rebuild = lambda: cases.build_masking_rnn(stack, cfg, "list")  # noqa: E731  (the weights-only route)
+        rebuild = cases.rebuilder(stack, req["builder"], cfg, req["params"])  # the weights-only route
         state["loaded"] = routes.load(stack, cfg, req["file"], rebuild)
 
     def predict() -> None:

@@ -31,6 +31,28 @@ OBJECTS = (
     "embedding",
 )
 VALUE_KINDS = ("tensor", "numpy")
+# The zoo's kinds of model (harness/child/zoo.py builds each).
+ZOO_KINDS = (
+    "cnn",
+    "conv1d-text",
+    "embedding-mask-gru",
+    "bidirectional-lstm",
+    "transformer",
+    "normalization",
+    "text-vectorization",
+    "string-lookup",
+    "integer-lookup",
+    "discretization",
+    "hashing",
+    "category-encoding",
+    "multi-io",
+    "custom-layer",
+    "subclassed-model",
+    "mixed-precision",
+    "time-distributed",
+    "backend-ops",
+    "lambda",
+)
 # Faults the harness must survive, caused for real by a case (its fault tests; never in scenarios/).
 FAULTS = ("abort", "segfault", "raise-at-import")
 ANY = ("*",)  # a parameter whose values are free ids (cross-load: any cell id the scenario's `cells` lists)
@@ -84,6 +106,12 @@ BUILDERS: dict[str, Builder] = {
         {"object": OBJECTS, "value_kind": VALUE_KINDS, "format": (".keras", ".h5")},
         ("object", "value_kind", "format"),
         {"features": int, "batch": int, "seed": int},
+        handlers.CASES,
+    ),
+    "zoo": Builder(
+        {"kind": ZOO_KINDS, "format": FORMATS, "route": ("plain", "weights-only", "savedmodel")},
+        ("kind", "format"),
+        {"batch": int, "seed": int},
         handlers.CASES,
     ),
     "fault": Builder({"fault": FAULTS}, ("fault",), {}, handlers.CASES),

@@ -197,7 +197,9 @@ def _upgrade(data: dict[str, Any], path: Path, bad: Any) -> Scenario:
         model={},
         tolerance={},
         params=[],
-        hash=_hash({**data, "shim": shim.request()}),  # a change to what the shim may drop stales its rows
+        # A change to what the shim may drop stales the rows; another source does not stale the others' rows (a
+        # row is current while the file its saving cell keeps is the same, `harness.runner.parts.upgrade_paths`).
+        hash=_hash({**{k: v for k, v in data.items() if k != "sources"}, "shim": shim.request()}),
         sources=tuple(sources),
     )
 
