@@ -90,6 +90,23 @@ def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
     )
 
 
+def zoo_answer(df: pd.DataFrame, matrix: Matrix, root: Path) -> list[str]:
+    """Other kinds of model (the zoo), as `.keras` files: in the saving cell and per kind of upgrade."""
+    table = upgrade_paths.zoo_kinds(df, matrix, ".keras")
+    if table.empty:
+        return []
+    page = next(iter(sorted((root / "report").glob(f"{upgrade_paths.ZOO_PAGE}-*.md"))), None)
+    link = f" Every format, and per kind the releases that load what each release saved (with a pip constraint): " \
+           f"[{page.name}]({_link(page, root)})." if page else ""  # fmt: skip
+    return [
+        "",
+        "Other kinds of model, saved as `.keras` by every default cell and loaded by every default cell "
+        "(`ok`/pairs; the zoo, `scenarios/zoo.toml`):" + link,
+        "",
+        str(table.to_markdown(index=False)),
+    ]
+
+
 def fix_answer(
     df: pd.DataFrame, matrix: Matrix, grid_ok: dict[str, str], tries: pd.DataFrame | None = None
 ) -> list[str]:
@@ -357,6 +374,8 @@ def render(
                 f"Every other saved file, the list mask, the shim route pair by pair and what to do for each kind of "
                 f"file: [{upgrade_page.name}]({_link(upgrade_page, root)}).",
             ]
+    if df is not None:
+        out += zoo_answer(df, shown, root)
     out += ["", "Saved and loaded in the same cell (the seed case, per family):", ""]
     out += seed_answer(seed_table, shown, records)
     out += ["", "### 2. Which fix should I apply, and does it work everywhere?", ""]
