@@ -254,11 +254,10 @@ def batch(stack: Stack, cfg: dict[str, Any], params: dict[str, str]) -> Any:
         return rng.standard_normal((n, 6, 3)).astype("float32")
     if kind == "transformer":
         return rng.standard_normal((n, 6, 8)).astype("float32")
-    if kind == "text-vectorization":
-        return stack.tf.constant(rng.choice(np.array(WORDS), size=(n,))) if stack.tf is not None else _words(stack)
-    if kind == "string-lookup":
-        words = rng.choice(np.array(["cat", "dog", "sat", "zebra"]), size=(n, 1))
-        return stack.tf.constant(words) if stack.tf is not None else _words(stack)
+    if kind in ("text-vectorization", "string-lookup"):  # without TensorFlow the kit skips at build
+        words = rng.choice(np.array(WORDS), size=(n,)) if kind == "text-vectorization" else rng.choice(
+            np.array(["cat", "dog", "sat", "zebra"]), size=(n, 1))  # fmt: skip
+        return stack.tf.constant(words) if stack.tf is not None else words
     if kind in ("integer-lookup", "hashing"):
         return rng.choice(np.array([10, 20, 30, 99], dtype="int64"), size=(n, 3))
     if kind == "category-encoding":
