@@ -311,3 +311,60 @@ def test_default_targets_are_the_saver_and_the_newest_of_each_family(tmp_path: P
     assert [t.cell.id for t in targets] == [KERAS3] + [c for c in TARGETS if c != KERAS3]
     assert targets[0].why == "the saving release (Keras 3.0.5)"
     assert [t.why for t in targets[1:3]] == ["the newest Keras 2 (tf.keras)", "the newest tf-keras"]
+
+
+ZOO_SAVE = """
+import sys, keras
+L = keras.layers
+keras.utils.set_random_seed(0)
+m = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
+                      L.MaxPooling2D(), L.Flatten(), L.Dense(2)])
+m.save(sys.argv[1] + "/my-cnn.keras")
+"""
+
+
+@pytest.mark.integration
+def test_the_static_pass_quotes_the_rows_of_the_files_kind(tmp_path: Path) -> None:
+    """A user's CNN (not the zoo's own file): the static pass names the zoo's `cnn` kind and quotes its rows, not
+    the Masking -> LSTM ones."""
+    from harness.runner import envs
+
+    cell = cells.load(ROOT / "cells" / "cells.toml").get("tf2.21.0-keras3.15.1")
+    run_in(Path(envs.install(cell, check=True).python), cell, ZOO_SAVE, str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "check", "my-cnn.keras", "--static", "--json", "out.json"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.strip().startswith("= a `cnn` model"))
+    assert "the zoo's `cnn` `.keras` model saved by Keras 3.15.1 loads and predicts the same on" in line, line
+    assert "Masking with a list mask_value" not in proc.stdout
+    said = json.loads((tmp_path / "out.json").read_text())["files"][0]["matrix_says"]
+    assert set(said) == {"zoo:cnn"}
+
+
+def test_a_config_tells_the_zoo_kinds_it_is_made_of(tmp_path: Path) -> None:
+    from harness.tools.check_evidence import zoo_kinds
+    from harness.tools.inspect import Inspection
+
+    def kinds(config: dict[str, Any]) -> list[str]:
+        return zoo_kinds(Inspection(tmp_path / "m.keras", "keras", "3.15.1", config=config))
+
+    layer = lambda name, **cfg: {"class_name": name, "config": {"name": name.lower(), **cfg}}  # noqa: E731
+    seq = lambda *layers: {"class_name": "Sequential", "config": {"layers": list(layers)}}  # noqa: E731
+    assert kinds(seq(layer("Conv2D"), layer("Dense"))) == ["cnn"]
+    assert kinds(seq(layer("Embedding", mask_zero=True), layer("GRU"))) == ["embedding-mask-gru"]
+    assert kinds(seq(layer("Embedding", mask_zero=False), layer("GRU"))) == []
+    two = {
+        "class_name": "Functional",
+        "config": {
+            "layers": [layer("MultiHeadAttention")],
+            "input_layers": [["a", 0, 0], ["b", 0, 0]],
+            "output_layers": [],
+        },
+    }
+    assert kinds(two) == ["transformer", "multi-io"]
+    assert kinds({"class_name": "TwoTower", "config": {}}) == ["subclassed-model"]
+    assert kinds(seq(layer("Dense", dtype={"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}))) == [
+        "mixed-precision"
+    ]

@@ -135,6 +135,9 @@ def main(args: argparse.Namespace) -> int:
             print(
                 f"  - {f.detail} ({f.layer or f.where})" + (f": {said[f.kind]}" if f.kind in said else ""), flush=True
             )
+        for key, text in said.items():  # the zoo's kinds the file is made of, and what their rows say
+            if key.startswith("zoo:"):
+                print(f"  = a `{key[4:]}` model: {text}", flush=True)
         risks = [{**r.__dict__, "acted_on_by": unsafe.acting(r, insp.kind, catalog)} for r in insp.risks]
         record: dict[str, Any] = {
             "path": str(insp.path),

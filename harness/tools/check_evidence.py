@@ -22,6 +22,51 @@ OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-mas
 }
 
 
+# The zoo's kinds (scenarios/zoo.toml) by what a config shows of them: the layer classes that mark a kind.
+ZOO_CLASSES = {
+    "cnn": {"Conv2D"},
+    "conv1d-text": {"Conv1D"},
+    "bidirectional-lstm": {"Bidirectional"},
+    "transformer": {"MultiHeadAttention"},
+    "normalization": {"Normalization"},
+    "text-vectorization": {"TextVectorization"},
+    "string-lookup": {"StringLookup"},
+    "integer-lookup": {"IntegerLookup"},
+    "discretization": {"Discretization"},
+    "hashing": {"Hashing"},
+    "category-encoding": {"CategoryEncoding"},
+    "time-distributed": {"TimeDistributed"},
+    "lambda": {"Lambda"},
+    "backend-ops": {"TFOpLambda", "SlicingOpLambda"},
+}
+KERAS_MODULES = ("keras", "tf_keras")
+
+
+def zoo_kinds(insp: Inspection) -> list[str]:
+    """The zoo's kinds this file is made of, read from its config (no framework): layer classes, a masked
+    Embedding feeding a recurrent layer, several inputs or outputs, a mixed-precision policy, classes of the
+    user's own, a subclassed model."""
+    from harness.tools.inspect import layer_classes
+
+    config = insp.config or {}
+    classes = set(layer_classes(config))
+    text = repr(config)
+    kinds = [k for k, marks in ZOO_CLASSES.items() if classes & marks]
+    if "Embedding" in classes and "'mask_zero': True" in text and classes & {"GRU", "LSTM", "SimpleRNN"}:
+        kinds.append("embedding-mask-gru")
+    inner = config.get("config", {}) if isinstance(config.get("config"), dict) else {}
+    if len(inner.get("input_layers") or []) > 1 or len(inner.get("output_layers") or []) > 1:
+        kinds.append("multi-io")
+    if "mixed_float16" in text or "mixed_bfloat16" in text:
+        kinds.append("mixed-precision")
+    top = config.get("class_name")
+    if top and top not in ("Sequential", "Functional", "Model"):
+        kinds.append("subclassed-model")
+    elif any(f.kind == "custom-class" for f in insp.findings):
+        kinds.append("custom-layer")
+    return kinds
+
+
 def _fmt(insp: Inspection) -> str:
     return ".h5" if insp.kind == "h5" else ".keras"
 
@@ -57,13 +102,20 @@ def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgra
     df = upgrade_paths.frame(rows, matrix, upgrade)
     same = [c for c in matrix.cells if insp.keras_version and insp.keras_version in (c.keras, c.tf_keras)]
     fmt = _fmt(insp)
-    if same and not df.empty:
+    kinds = zoo_kinds(insp)
+    if same and not df.empty and (insp.masks or not kinds):  # the seed's rows speak for a masked RNN only
         plain = df[(df["source"] == f"masking-lstm/list:{fmt}") & (df["text"] != "not saved")]
         if not plain.empty and set(plain["saved_by"]) & {c.id for c in same}:
             said["release"] = (
                 f"in the matrix, a plain `{fmt}` model (Masking with a list mask_value -> LSTM) saved by Keras "
                 f"{insp.keras_version} " + _loaders(plain, same, matrix)
             )
+    for kind in kinds[:3]:  # the rows of the zoo's files of the same kinds, saved by this release
+        sub = df[(df["source"] == f"zoo/{kind}:{fmt}") & (df["text"] != "not saved")]
+        savers = [c for c in same if c.id in set(sub["saved_by"])]
+        if savers:
+            said[f"zoo:{kind}"] = f"in the matrix, the zoo's `{kind}` `{fmt}` model saved by Keras " \
+                                  f"{insp.keras_version} " + _loaders(sub, savers, matrix)  # fmt: skip
     for finding in insp.findings:
         if finding.kind != "tagged-value" or finding.kind in said:
             continue

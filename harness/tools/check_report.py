@@ -74,6 +74,9 @@ def render(
                      + (f"; {note}." if note else "."))  # fmt: skip
     if "release" in said:
         lines += ["", f"Files of this release: {said['release']}."]
+    kinds = [f"- a `{k[4:]}` model: {v}." for k, v in said.items() if k.startswith("zoo:")]
+    if kinds:
+        lines += ["", "Files of the same kinds (the zoo, `scenarios/zoo.toml`):", "", *kinds]
     lines += ["", "## In each release", "", f"Reference outputs: {reference}.", ""]
     lines += [
         "| cell | why | verdict | max \\|diff\\| | masking | a fix that works there |",
