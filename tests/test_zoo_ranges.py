@@ -1,0 +1,104 @@
+"""Each zoo kind's verdict on real pairs, held against loading the files by hand.
+
+The saving cell builds every kind with the zoo's kits and saves it as `.keras` with its inputs and outputs;
+the loading cell then loads each file with plain `load_model` (the zoo's own classes registered, as the user's
+code would be imported) and predicts. For every kind, the committed upgrade row of that pair must agree: `ok`
+where the file loads by hand and predicts the same, not `ok` where it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.decl import cells, registry, scenarios
+from harness.readers.sections import upgrade_paths
+from harness.store import rowfiles
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIRS = [("tf2.15.1-keras2.15.0", "tf2.21.0-keras3.15.1"), ("tf2.21.0-keras3.15.1", "tf2.19.1-keras3.8.0")]
+
+SAVE = """
+import json, os, sys
+import numpy as np
+from harness.child import zoo
+from harness.child.stack import import_stack
+stack = import_stack(os.environ["MASKCOMPAT_FLAVOR"], os.environ.get("KERAS_BACKEND", "tensorflow"))
+out, done = sys.argv[1], {}
+for kind in zoo.KITS:
+    cfg = {"batch": 4, "seed": 0}
+    try:
+        model = zoo.build(stack, cfg, {"kind": kind})
+        x = zoo.batch(stack, cfg, {"kind": kind})
+        xs = [np.asarray(v) for v in (x if isinstance(x, list) else [x])]
+        xs = [v.astype("S").astype("U") if v.dtype == object else v for v in xs]  # strings, storable without pickle
+        y = model.predict(x, verbose=0)
+        y = y if isinstance(y, list) else [y]
+        model.save(f"{out}/{kind}.keras")
+        outs = {f"out_{i}": np.asarray(v) for i, v in enumerate(y)}
+        np.savez(f"{out}/{kind}.npz", *[np.asarray(v) for v in xs], **outs)
+        done[kind] = True
+    except Exception as exc:
+        done[kind] = f"{type(exc).__name__}: {exc}"[:200]
+print(json.dumps(done))
+"""
+
+BY_HAND = """
+import json, os, sys
+import numpy as np
+from harness.child import zoo
+from harness.child.stack import import_stack
+stack = import_stack(os.environ["MASKCOMPAT_FLAVOR"], os.environ.get("KERAS_BACKEND", "tensorflow"))
+zoo.register(stack)  # the user's own classes, imported by the user's code
+keras, found = stack.keras, {}
+for kind in json.loads(sys.argv[2]):
+    try:
+        data = np.load(f"{sys.argv[1]}/{kind}.npz", allow_pickle=False)
+        xs = [data[k] for k in sorted(k for k in data.files if k.startswith("arr_"))]
+        want = [data[k] for k in sorted(k for k in data.files if k.startswith("out_"))]
+        if stack.tf is not None and xs[0].dtype.kind in "US":
+            xs = [stack.tf.constant(x) for x in xs]
+        model = keras.models.load_model(f"{sys.argv[1]}/{kind}.keras")
+        got = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
+        got = got if isinstance(got, list) else [got]
+        same = len(got) == len(want) and all(
+            np.shape(g) == np.shape(w) and np.allclose(g, w, rtol=1e-5, atol=1e-6) for g, w in zip(got, want))
+        found[kind] = "ok" if same else "differs"
+    except Exception as exc:
+        found[kind] = f"{type(exc).__name__}: {exc}"[:200]
+print(json.dumps(found))
+"""
+
+
+def run_in(cell: cells.Cell, script: str, *argv: str) -> dict[str, Any]:
+    from harness.runner import envs
+
+    python = envs.install(cell, check=True).python
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS", "TF_USE"))}
+    env.update(cell.env, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([python, "-c", script, *argv], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("saver", "loader"), PAIRS)
+def test_each_kind_s_committed_verdict_holds_when_loaded_by_hand(saver: str, loader: str, tmp_path: Path) -> None:
+    matrix = cells.load(ROOT / "cells" / "cells.toml")
+    saved = run_in(matrix.get(saver), SAVE, str(tmp_path))
+    kinds = [k for k, v in saved.items() if v is True]
+    by_hand = run_in(matrix.get(loader), BY_HAND, str(tmp_path), json.dumps(kinds))
+    scens = scenarios.load_all(ROOT / "scenarios")
+    up = next(s for s in scens if s.handler == "upgrade")
+    rows = [r for r in rowfiles.read_all(ROOT / "results") if r["scenario"] == "upgrade" and r["cell_id"] == loader]
+    df = upgrade_paths.frame(rows, matrix, up)
+    pair = df[(df["saved_by"] == saver) & (df["loaded_by"] == loader)].set_index("source")["text"]
+    assert len(kinds) >= 15 and set(kinds) <= set(registry.ZOO_KINDS)
+    for kind in kinds:
+        row = pair[f"zoo/{kind}:.keras"]
+        assert (row == "ok") == (by_hand[kind] == "ok"), (kind, row, by_hand[kind])
