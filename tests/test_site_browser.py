@@ -179,6 +179,19 @@ def test_the_upgrade_lookup_answers_with_the_summary_s_numbers(page: Any, summar
     assert sorted(listed) == sorted(summary["upgrade"]["sources"][i] for v in entries.values() for i in v)
 
 
+def test_the_lookup_finds_a_pair_s_files_by_layer_name(page: Any, summary: dict[str, Any]) -> None:
+    """Typing a layer class leaves only the files whose kind names it; clearing it brings every file back."""
+    kinds = summary["upgrade"]["kinds"]
+    if not any("Conv2D" in k for k in kinds):
+        pytest.skip("this summary has no zoo files")
+    page.fill("#u-filter", "conv2d")
+    listed = page.eval_on_selector_all("#u-groups li", "ls => ls.map(l => l.dataset.source)")
+    sources = summary["upgrade"]["sources"]
+    assert listed and all("Conv2D" in kinds[sources.index(s)] for s in listed), listed
+    page.fill("#u-filter", "")
+    assert page.eval_on_selector_all("#u-groups li", "ls => ls.length") > len(listed)
+
+
 def test_the_lookup_gives_what_works_what_fails_with_its_cause_and_the_fix(page: Any, summary: dict[str, Any]) -> None:
     """A Keras 2 -> Keras 3 pair: the files grouped by entry in readable kinds, each failing group with its cause's
     sentence, and each file a measured route carries with that route and its command for the loading release."""

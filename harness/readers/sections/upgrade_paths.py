@@ -552,13 +552,39 @@ OBJECTS = {"rescaling": "Rescaling", "normalization": "Normalization", "constant
            "embedding": "Embedding"}  # fmt: skip
 
 
+ZOO_NAMES = {  # the zoo's kinds in a user's words, with the layer classes a search finds them by
+    "cnn": "A CNN (Conv2D, BatchNormalization, MaxPooling2D, Dropout)",
+    "conv1d-text": "A text CNN (Embedding, Conv1D, GlobalMaxPooling1D)",
+    "embedding-mask-gru": "A masked Embedding (mask_zero) into a GRU",
+    "bidirectional-lstm": "A Bidirectional(LSTM)",
+    "transformer": "A Transformer encoder block (MultiHeadAttention, LayerNormalization, Add, Dense)",
+    "normalization": "An adapted Normalization layer",
+    "text-vectorization": "A TextVectorization layer (adapted) into an Embedding",
+    "string-lookup": "A StringLookup with a vocabulary",
+    "integer-lookup": "An IntegerLookup with a vocabulary",
+    "discretization": "A Discretization into a CategoryEncoding",
+    "hashing": "A Hashing layer into a CategoryEncoding",
+    "category-encoding": "A CategoryEncoding (counts)",
+    "multi-io": "A Functional model of two inputs and two outputs (GRU, Dense, Concatenate)",
+    "custom-layer": "A registered custom layer",
+    "subclassed-model": "A registered subclassed Model",
+    "mixed-precision": "Dense layers under a mixed_float16 policy",
+    "time-distributed": "A TimeDistributed(Dense)",
+    "backend-ops": "Backend ops in a Functional graph (tanh, multiply, add)",
+    "lambda": "A Lambda layer",
+}
+
+
 def file_kind(source: str) -> str:
     """A saved file's kind in a user's words, e.g. "Masking → LSTM, a float64 tensor `mask_value`, `.keras`"."""
     if source.startswith(SHIM):
         return file_kind(source.removeprefix(SHIM)) + ", through the shim"
     scen, _, case = source.partition("/")
     parts = case.split(":")
-    fmt = f"`{parts[-1]}`" if parts[-1] != "savedmodel" else "a SavedModel"
+    fmt = f"`{parts[1]}`" if scen == "zoo" and parts[1] != "savedmodel" else f"`{parts[-1]}`"
+    fmt = "a SavedModel" if "savedmodel" in parts[1:] else fmt
+    if scen == "zoo":
+        return f"{ZOO_NAMES.get(parts[0], parts[0])}, {fmt}"
     if scen == "masking-lstm" and len(parts) == 2:
         return f"Masking → LSTM, {MASKS.get(parts[0], parts[0])}, {fmt}"
     if scen == "workarounds" and len(parts) == 3:

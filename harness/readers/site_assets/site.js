@@ -394,10 +394,14 @@
     box.dataset.files = ans.files;
     box.dataset.ok = ans.ok;
     box.dataset.fixed = ans.fixed;
+    var query = $("u-filter").value.trim().toLowerCase();  // a layer's or a kind's name: only the files that match
     ans.groups.forEach(function (g) {
       var items = g.sources.map(function (i) {
         return { i: i, kind: (S.upgrade.kinds || [])[i] || S.upgrade.sources[i], source: S.upgrade.sources[i] };
+      }).filter(function (it) {
+        return !query || (it.kind + " " + it.source).toLowerCase().indexOf(query) >= 0;
       }).sort(function (x, y) { return x.kind < y.kind ? -1 : x.kind > y.kind ? 1 : 0; });
+      if (!items.length) return;
       var why = causeSentence(g.text);
       var div = el("div", { className: "group" }, [
         el("h3", {}, [el("span", { className: "pill " + outcomeClass(g.text), text: g.text }),
@@ -563,6 +567,7 @@
     fillUpgrade();
     $("u-machine").addEventListener("change", function () { fillUpgradeCells(false); drawUpgrade(); });
     ["u-saved", "u-loaded"].forEach(function (id) { $(id).addEventListener("change", drawUpgrade); });
+    $("u-filter").addEventListener("input", drawUpgrade);
     $("u-swap").addEventListener("click", function () {
       var s = $("u-saved").value, l = $("u-loaded").value;
       if ($("u-saved").querySelector('option[value="' + CSS.escape(l) + '"]')) $("u-saved").value = l;
