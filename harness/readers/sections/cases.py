@@ -103,6 +103,9 @@ def heatmap(table: pd.DataFrame, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+WIDEST = 40  # cases: a scenario with more gets no full table on its page
+
+
 def scenario_page(
     scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Matrix, pages: Pages, plots: Path,
     sigs: dict[str, int],
@@ -123,10 +126,15 @@ def scenario_page(
         summary.insert(0, "case", list(summary.index))
         out += ["Per family (ranges follow the table's version order):", "", md(summary)]
     out += ["", f"![{scen.id} heat-map: cases as rows, cells as columns]({rel(plot, pages.dir)})", ""]
-    shown = table.map(lambda e: linked(e, sigs, pages))
-    shown.columns = [caseids.split(c)[1] for c in shown.columns]
-    shown.insert(0, "cell", [f"[`{c}`](#cell-{c})" for c in table.index])
-    out += ["## Every entry (failing entries link to their error signature)", "", md(shown), ""]
+    if len(table.columns) > WIDEST:  # a table this wide is no page: the per-family table, the plot, the site
+        out += ["## Every entry", "", f"{len(table.columns)} cases in {len(table.index)} cells are too many for one "
+                "table: the per-family table and the heat-map above hold them, each entry is in "
+                "`results/summary.json`, and the site's matrix shows them one by one with their provenance.", ""]  # fmt: skip
+    else:
+        shown = table.map(lambda e: linked(e, sigs, pages))
+        shown.columns = [caseids.split(c)[1] for c in shown.columns]
+        shown.insert(0, "cell", [f"[`{c}`](#cell-{c})" for c in table.index])
+        out += ["## Every entry (failing entries link to their error signature)", "", md(shown), ""]
     out += entries_block(scen, grid, matrix)
     return "\n".join(out) + "\n"
 
