@@ -140,9 +140,15 @@ def entries_block(scen: Scenario, grid: dict[tuple[str, str], Entry], matrix: Ma
             )
         else:
             out.append("No row yet.")
+        if len(keys) > WIDE and rows:  # a wide scenario: one command for the cell's entries, the failing ones listed
+            out += ["", f"Every entry of this cell: `{reproduce(cell.id, f'{scen.id}/*', rows[0])}`."]
+            got = [(k, e) for k, e in got if e.status != "ok"]
         out += ["", "| case | entry | reproduce |", "|---|---|---|"]
         out += [f"| `{caseids.split(k)[1]}` | {e.text} | `{reproduce(cell.id, k, e.row)}` |" for k, e in got]
     return out
+
+
+WIDE = 40  # cases: a scenario with more lists only its failing entries per cell, with one command for them all
 
 
 def machine_page(machine_id: str, rows: list[dict[str, Any]], matrix: Matrix, grid: dict[tuple[str, str], Entry],

@@ -127,9 +127,9 @@ def scenario_page(
         out += ["Per family (ranges follow the table's version order):", "", md(summary)]
     out += ["", f"![{scen.id} heat-map: cases as rows, cells as columns]({rel(plot, pages.dir)})", ""]
     if len(table.columns) > WIDEST:  # a table this wide is no page: the per-family table, the plot, the site
-        out += ["## Every entry", "", f"{len(table.columns)} cases in {len(table.index)} cells are too many for one "
-                "table: the per-family table and the heat-map above hold them, each entry is in "
-                "`results/summary.json`, and the site's matrix shows them one by one with their provenance.", ""]  # fmt: skip
+        out += ["## Every entry", "", f"{len(table.columns)} cases in {len(table.index)} cells are too many for "
+                "one table: the per-family table and the heat-map above hold them, each entry is in "
+                "`results/summary.json`, and the site's matrix shows them one by one.", ""]  # fmt: skip
     else:
         shown = table.map(lambda e: linked(e, sigs, pages))
         shown.columns = [caseids.split(c)[1] for c in shown.columns]
