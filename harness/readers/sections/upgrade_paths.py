@@ -269,7 +269,7 @@ def zoo_kinds(df: pd.DataFrame, matrix: Matrix, fmt: str = ".keras") -> pd.DataF
              & (df["text"] != "not saved")]  # fmt: skip
     records = []
     for source, grp in sub.groupby("source", sort=False):
-        rec: dict[str, Any] = {"kind of model": zoo_kind(str(source))}
+        rec: dict[str, Any] = {"kind of model": f"`{zoo_kind(str(source))}`"}
         tally: dict[str, list[int]] = {}
         for s, ld, text in zip(grp["saved_by"], grp["loaded_by"], grp["text"], strict=True):
             kind = "same cell" if s == ld else transition(cells[s], cells[ld])
