@@ -6,7 +6,7 @@ from conftest import ROOT
 
 from harness.child import zoo
 from harness.decl import cells, registry
-from harness.readers.sections.upgrade_paths import pip_ranges, zoo_kind
+from harness.readers.zoo import pip_ranges, zoo_kind
 
 
 def test_every_declared_kind_has_a_kit_and_every_kit_is_declared() -> None:

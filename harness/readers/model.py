@@ -302,3 +302,26 @@ class View:
     ran: set[str]
     scens: list[Scenario]
     frames: dict[str, Any] = field(default_factory=dict)
+
+
+ZOO_NAMES = {  # the zoo's kinds in a user's words, with the layer classes a search finds them by
+    "cnn": "A CNN (Conv2D, BatchNormalization, MaxPooling2D, Dropout)",
+    "conv1d-text": "A text CNN (Embedding, Conv1D, GlobalMaxPooling1D)",
+    "embedding-mask-gru": "A masked Embedding (mask_zero) into a GRU",
+    "bidirectional-lstm": "A Bidirectional(LSTM)",
+    "transformer": "A Transformer encoder block (MultiHeadAttention, LayerNormalization, Add, Dense)",
+    "normalization": "An adapted Normalization layer",
+    "text-vectorization": "A TextVectorization layer (adapted) into an Embedding",
+    "string-lookup": "A StringLookup with a vocabulary",
+    "integer-lookup": "An IntegerLookup with a vocabulary",
+    "discretization": "A Discretization into a CategoryEncoding",
+    "hashing": "A Hashing layer into a CategoryEncoding",
+    "category-encoding": "A CategoryEncoding (counts)",
+    "multi-io": "A Functional model of two inputs and two outputs (GRU, Dense, Concatenate)",
+    "custom-layer": "A registered custom layer",
+    "subclassed-model": "A registered subclassed Model",
+    "mixed-precision": "Dense layers under a mixed_float16 policy",
+    "time-distributed": "A TimeDistributed(Dense)",
+    "backend-ops": "Backend ops in a Functional graph (tanh, multiply, add)",
+    "lambda": "A Lambda layer",
+}

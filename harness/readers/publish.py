@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import provenance
+from harness.decl import handlers
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import bisects, report_md, sections, summary
+from harness.readers import bisects, report_md, sections, summary, zoo
 from harness.readers.model import View, entries, machine_views
 from harness.readers.pages import Pages, machine_page, sig_numbers
+from harness.readers.sections import upgrade_paths
 from harness.store import rowfiles
 
 
@@ -59,6 +61,14 @@ def write(
             page = pages.scenario(scen.id)
             page.write_text(text, encoding="utf-8")
             index.append((mid, scen.title + f" (`{scen.id}`)", page))
+        upgrade = view.frames.get(handlers.UPGRADE.name)  # left by the upgrade-paths section
+        if (
+            upgrade is not None and upgrade["source"].str.startswith(upgrade_paths.ZOO).any()
+        ):  # the zoo: a page of its own
+            page = pages.scenario(zoo.ZOO_PAGE)
+            page.write_text(zoo.page(upgrade[upgrade["source"].str.startswith(upgrade_paths.ZOO)], view.shown, mid),
+                            encoding="utf-8")  # fmt: skip
+            index.append((mid, "Will this kind of file load there? (`zoo` across releases)", page))
         own = view.plain or view.rows  # a machine that measured only kinds kept apart is told by those rows
         pages.machine().write_text(
             machine_page(mid, own, view.shown, view.grid, sigs, view.rows, scens), encoding="utf-8"

@@ -11,7 +11,7 @@ import pandas as pd
 from harness.decl import caseids
 from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
-from harness.readers import bisects, causes
+from harness.readers import bisects, causes, zoo
 from harness.readers.model import GLOSSARY, View
 from harness.readers.sections import latency, upgrade_paths
 from harness.readers.sections.cases import compat_table, findings, summary_table
@@ -92,10 +92,10 @@ def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
 
 def zoo_answer(df: pd.DataFrame, matrix: Matrix, root: Path) -> list[str]:
     """Other kinds of model (the zoo), as `.keras` files: in the saving cell and per kind of upgrade."""
-    table = upgrade_paths.zoo_kinds(df, matrix, ".keras")
+    table = zoo.zoo_kinds(df, matrix, ".keras")
     if table.empty:
         return []
-    page = next(iter(sorted((root / "report").glob(f"{upgrade_paths.ZOO_PAGE}-*.md"))), None)
+    page = next(iter(sorted((root / "report").glob(f"{zoo.ZOO_PAGE}-*.md"))), None)
     link = f" Every format, and per kind the releases that load what each release saved (with a pip constraint): " \
            f"[{page.name}]({_link(page, root)})." if page else ""  # fmt: skip
     return [

@@ -23,6 +23,7 @@ from harness.decl.scenarios import Scenario
 from harness.readers.model import (
     MARKS,
     TRANSITIONS,
+    ZOO_NAMES,
     View,
     cause_of,
     cell_order,
@@ -258,96 +259,6 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
 
 
 ZOO = "zoo/"
-ZOO_PAGE = "upgrade-zoo"
-
-
-def zoo_kinds(df: pd.DataFrame, matrix: Matrix, fmt: str = ".keras") -> pd.DataFrame:
-    """Per zoo kind, one format: `ok k/n` of its files in the cell that saved them and per kind of upgrade (pairs of
-    different cells whose file was saved)."""
-    cells = {c.id: c for c in matrix.cells}
-    sub = df[df["source"].str.startswith(ZOO) & df["source"].str.contains(f":{fmt}", regex=False)
-             & (df["text"] != "not saved")]  # fmt: skip
-    records = []
-    for source, grp in sub.groupby("source", sort=False):
-        rec: dict[str, Any] = {"kind of model": f"`{zoo_kind(str(source))}`"}
-        tally: dict[str, list[int]] = {}
-        for s, ld, text in zip(grp["saved_by"], grp["loaded_by"], grp["text"], strict=True):
-            kind = "same cell" if s == ld else transition(cells[s], cells[ld])
-            if kind:
-                ok_n = tally.setdefault(kind, [0, 0])
-                ok_n[0] += int(text == "ok")
-                ok_n[1] += 1
-        for kind in ("same cell", *TRANSITIONS):
-            if kind != "Keras 3 → same Keras 3":
-                rec[kind] = f"{tally[kind][0]}/{tally[kind][1]}" if kind in tally else "—"
-        records.append(rec)
-    return pd.DataFrame(records)
-
-
-def zoo_kind(source: str) -> str:
-    """`zoo/cnn:.keras` -> `cnn`."""
-    return source.removeprefix(ZOO).split(":", 1)[0]
-
-
-def pip_ranges(loaders: list[Cell], ok: set[str]) -> str:
-    """The Keras 3 releases among the loaders that load a file, as pip constraints over the tested releases, e.g.
-    `keras>=3.9.2,<=3.15.1`; runs are cut where a tested release between them does not load it."""
-    from packaging.version import Version
-
-    by_version: dict[str, bool] = {}
-    for c in loaders:
-        if c.flavor == "keras3" and c.keras:
-            by_version[c.keras] = by_version.get(c.keras, True) and c.id in ok
-    runs: list[list[str]] = []
-    current: list[str] = []
-    for v in sorted(by_version, key=Version):
-        if by_version[v]:
-            current.append(v)
-        elif current:
-            runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
-    return " or ".join(f"`keras=={r[0]}`" if len(r) == 1 else f"`keras>={r[0]},<={r[-1]}`" for r in runs) or "none"
-
-
-def zoo_page(df: pd.DataFrame, matrix: Matrix, machine_id: str) -> str:
-    """The zoo's files across releases: per kind, which releases load what each saving release wrote."""
-    cells = {c.id: c for c in matrix.cells}
-    out = [f"# Will this kind of file load there? (`zoo`, `{machine_id}`)", ""]
-    out.append(
-        "Every kind of model of the zoo (`scenarios/zoo.toml`, built by `harness/child/zoo.py`), saved by every "
-        "default cell in every format it offers and loaded by every default cell (Keras 3 with safe mode on), "
-        "compared with the saving cell's outputs. `same cell`: loaded where it was saved; the other columns: pairs "
-        "of different cells by kind of upgrade (report.md's glossary). Generated from `results/` by `nox -s report`."
-    )
-    for fmt in (".keras", ".h5", ".weights.h5", "savedmodel"):
-        table = zoo_kinds(df, matrix, fmt)
-        if not table.empty:
-            out += ["", f"## `{fmt}`", "", str(table.to_markdown(index=False))]
-    out += ["", "## Per kind: the releases that load what each release saved (`.keras`)", ""]
-    out.append(
-        "Saving cells that every loading cell treats alike are one line; `keras>=A,<=B` is the Keras 3 releases "
-        "among the tested ones that load the file and predict the same (a constraint for pip)."
-    )
-    loaders = sorted({cells[str(ld)] for ld in df["loaded_by"]}, key=cell_order)
-    for source in sorted(set(df["source"])):
-        if not source.endswith(":.keras"):
-            continue
-        rows, cols, grid = collapse(df[df["source"] == source], matrix)
-        out += ["", f"### {zoo_kind(source)}", ""]
-        for run, line in zip(rows, grid, strict=True):
-            if all(t == "not saved" for t in line):
-                out.append(f"- saved by {label(run)}: not saved (fails at build or save there)")
-                continue
-            good = [c for col, t in zip(cols, line, strict=True) if t == "ok" for c in col]
-            bad = sorted({t for t in line if t not in ("ok", "not saved")})
-            out.append(
-                f"- saved by {label(run)}: loads and predicts the same on {runs_label(good)}; as a constraint: "
-                f"{pip_ranges(loaders, {c.id for c in good})}"
-                + (f"; elsewhere: {', '.join(f'`{t}`' for t in bad)}" if bad else "")
-            )
-    return "\n".join(out) + "\n"
 
 
 def _all_ok(cell: str) -> bool:
@@ -472,9 +383,6 @@ def page(view: View, scen: Scenario, pages: Pages, plots: Path, sigs: dict[str, 
     tries = shim_tries(current(view.rows, view.shown, scen))
     view.frames[scen.handler] = df
     view.frames[scen.handler + ":shim"] = tries
-    zoo = df[df["source"].str.startswith(ZOO)]
-    if not zoo.empty:  # the zoo's files, kind by kind, on a page of their own
-        pages.scenario(ZOO_PAGE).write_text(zoo_page(zoo, view.shown, view.machine_id), encoding="utf-8")
     return detail_page(df, view.shown, view.scens, view.machine_id, tries)
 
 
@@ -550,29 +458,6 @@ RNNS = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "bilstm": "Bidi
 OBJECTS = {"rescaling": "Rescaling", "normalization": "Normalization", "constant": "a Constant initializer",
            "discretization": "Discretization", "integer-lookup": "IntegerLookup", "string-lookup": "StringLookup",
            "embedding": "Embedding"}  # fmt: skip
-
-
-ZOO_NAMES = {  # the zoo's kinds in a user's words, with the layer classes a search finds them by
-    "cnn": "A CNN (Conv2D, BatchNormalization, MaxPooling2D, Dropout)",
-    "conv1d-text": "A text CNN (Embedding, Conv1D, GlobalMaxPooling1D)",
-    "embedding-mask-gru": "A masked Embedding (mask_zero) into a GRU",
-    "bidirectional-lstm": "A Bidirectional(LSTM)",
-    "transformer": "A Transformer encoder block (MultiHeadAttention, LayerNormalization, Add, Dense)",
-    "normalization": "An adapted Normalization layer",
-    "text-vectorization": "A TextVectorization layer (adapted) into an Embedding",
-    "string-lookup": "A StringLookup with a vocabulary",
-    "integer-lookup": "An IntegerLookup with a vocabulary",
-    "discretization": "A Discretization into a CategoryEncoding",
-    "hashing": "A Hashing layer into a CategoryEncoding",
-    "category-encoding": "A CategoryEncoding (counts)",
-    "multi-io": "A Functional model of two inputs and two outputs (GRU, Dense, Concatenate)",
-    "custom-layer": "A registered custom layer",
-    "subclassed-model": "A registered subclassed Model",
-    "mixed-precision": "Dense layers under a mixed_float16 policy",
-    "time-distributed": "A TimeDistributed(Dense)",
-    "backend-ops": "Backend ops in a Functional graph (tanh, multiply, add)",
-    "lambda": "A Lambda layer",
-}
 
 
 def file_kind(source: str) -> str:
