@@ -108,3 +108,18 @@ def stored_results(folder: Path) -> Path:
     if not target.exists():
         shutil.copytree(source, target)
     return folder / "results"
+
+
+def run_in_cell(cell_id: str, script: str, *argv: str) -> str:
+    """Run a script in a cell's own environment with the harness importable (its Keras as users import it:
+    `harness.child.stack.import_stack`); the last line it prints. A non-zero exit fails the test with its stderr."""
+    import os
+    import subprocess
+
+    cell = cells.load(ROOT / "cells" / "cells.toml").get(cell_id)
+    python = envs.install(cell, check=True).python
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS", "TF_USE"))}
+    env.update(cell.env, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([python, "-c", script, *argv], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.strip().splitlines()[-1]

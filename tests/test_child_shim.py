@@ -5,14 +5,13 @@ release drops only what that release refuses."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import run_in_cell
 
 from harness.child.shim import REFUSAL, droppable
-from harness.decl import causes, cells, shim
+from harness.decl import causes, shim
 from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +83,9 @@ WRITERS = {
 }
 CONFIGS = """
 import json, os, sys
-flavor = os.environ["MASKCOMPAT_FLAVOR"]
-if flavor == "keras3":
-    import keras
-elif flavor == "tf_keras":
-    import tf_keras as keras
-else:
-    import tensorflow as tf
-    keras = tf.keras
-from keras import layers, initializers
+from harness.child.stack import import_stack
+keras = import_stack(os.environ["MASKCOMPAT_FLAVOR"], os.environ.get("KERAS_BACKEND", "tensorflow")).keras
+layers, initializers = keras.layers, keras.initializers
 wanted = json.loads(sys.argv[1])
 found = {}
 for name, makers in wanted.items():
@@ -106,15 +99,7 @@ print(json.dumps(found))
 @pytest.mark.integration
 @pytest.mark.parametrize("cell_id", list(WRITERS))
 def test_each_declared_default_is_what_the_writing_release_writes(cell_id: str) -> None:
-    from harness.runner import envs
-
-    cell = cells.load(ROOT / "cells" / "cells.toml").get(cell_id)
-    python = envs.install(cell, check=True).python
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS", "TF_USE"))}
-    env.update(cell.env, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
-    proc = subprocess.run([python, "-c", CONFIGS, json.dumps(WRITERS[cell_id])], env=env, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(run_in_cell(cell_id, CONFIGS, json.dumps(WRITERS[cell_id])))
     off = {a.name: a.off for a in shim.load().arguments}
-    for where, value in json.loads(proc.stdout.strip().splitlines()[-1]).items():
+    for where, value in found.items():
         assert value == off[where.split(" in ")[0]], (cell_id, where, value)

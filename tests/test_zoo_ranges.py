@@ -9,12 +9,10 @@ where the file loads by hand and predicts the same, not `ok` where it does not.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
+from conftest import run_in_cell
 
 from harness.decl import cells, registry, scenarios
 from harness.readers.sections import upgrade_paths
@@ -75,24 +73,13 @@ print(json.dumps(found))
 """
 
 
-def run_in(cell: cells.Cell, script: str, *argv: str) -> dict[str, Any]:
-    from harness.runner import envs
-
-    python = envs.install(cell, check=True).python
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS", "TF_USE"))}
-    env.update(cell.env, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([python, "-c", script, *argv], env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize(("saver", "loader"), PAIRS)
 def test_each_kind_s_committed_verdict_holds_when_loaded_by_hand(saver: str, loader: str, tmp_path: Path) -> None:
     matrix = cells.load(ROOT / "cells" / "cells.toml")
-    saved = run_in(matrix.get(saver), SAVE, str(tmp_path))
+    saved = json.loads(run_in_cell(saver, SAVE, str(tmp_path)))
     kinds = [k for k, v in saved.items() if v is True]
-    by_hand = run_in(matrix.get(loader), BY_HAND, str(tmp_path), json.dumps(kinds))
+    by_hand = json.loads(run_in_cell(loader, BY_HAND, str(tmp_path), json.dumps(kinds)))
     scens = scenarios.load_all(ROOT / "scenarios")
     up = next(s for s in scens if s.handler == "upgrade")
     rows = [r for r in rowfiles.read_all(ROOT / "results") if r["scenario"] == "upgrade" and r["cell_id"] == loader]
