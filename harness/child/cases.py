@@ -125,7 +125,7 @@ def _first_stages(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[
             shared["model"] = kit_of(builder)[0](stack, cfg, params)
 
     def predict_before() -> None:
-        shared["before"] = routes.predict(shared["model"], x)
+        shared["before"] = outputs(stack, builder, params, shared["model"], x, direct=False)
 
     def masking_before() -> None:
         weights = shared["model"].get_weights()
@@ -147,6 +147,14 @@ Kit = tuple[
 def kit_of(builder: str) -> Kit:
     """(build, batch) of a builder whose models are not the masked RNN: the zoo's kinds, or the layer objects."""
     return (zoo.build, zoo.batch) if builder == "zoo" else (objects.build, objects.batch)
+
+
+def outputs(stack: Stack, builder: str, params: dict[str, str], model: Any, x: Any, direct: bool) -> Any:
+    """What a case compares: one training step's loss and weights for a kind that trains (the zoo's compiled model),
+    else the predictions (a direct call as serving code makes it, or `predict`)."""
+    if builder == "zoo" and params.get("kind") in zoo.TRAINED:
+        return zoo.train_step(stack, model, x)
+    return routes.call(stack, model, x) if direct else routes.predict(model, x)
 
 
 def rebuilder(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[str, str]) -> Callable[[], Any]:
@@ -200,6 +208,8 @@ def run_case(
         state["path"] = routes.save(stack, cfg, state["model"], workdir, params["format"])
         if cfg["route"] != "repair":
             state["artifact"] = state["path"]
+        if builder == "zoo":  # what check's static pass reads this file as
+            result.details["static_kinds"] = zoo.static_kinds(state["path"])
 
     def repair_stage() -> None:
         fixed = Path(workdir) / "repaired.keras"
@@ -210,7 +220,7 @@ def run_case(
         state["loaded"] = routes.load(stack, cfg, state["path"], rebuilder(stack, builder, cfg, params))
 
     def predict_after_load() -> None:
-        state["after"] = routes.predict(state["loaded"], x)
+        state["after"] = outputs(stack, builder, params, state["loaded"], x, direct=False)
 
     def equivalence() -> None:
         before, after = state["before"], state["after"]

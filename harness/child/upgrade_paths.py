@@ -69,7 +69,7 @@ def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> d
         state["loaded"] = routes.load(stack, cfg, req["file"], rebuild)
 
     def predict() -> None:
-        state["after"] = routes.call(stack, state["loaded"], x)
+        state["after"] = cases.outputs(stack, req["builder"], req["params"], state["loaded"], x, direct=True)
 
     out: dict[str, Any] = {"outcome": "ok", "failed_stage": None, "stage_s": {}}
     for name, seconds, exc in cases.walk([("load", load), ("predict_after_load", predict)], stage):
@@ -110,7 +110,7 @@ def shimmed(
         state["loaded"] = state["copy"].load(lambda path: routes.load(stack, cfg, path, lambda: None))
 
     def predict() -> None:
-        state["after"] = routes.call(stack, state["loaded"], x)
+        state["after"] = cases.outputs(stack, req["builder"], req["params"], state["loaded"], x, direct=True)
 
     out: dict[str, Any] = {"outcome": "ok", "failed_stage": None}
     try:

@@ -204,6 +204,15 @@ def _backend_ops(stack: Stack) -> Any:
     return k.Model(inp, L.Dense(1)(x))
 
 
+def _compiled(stack: Stack) -> Any:
+    k, L = stack.keras, stack.keras.layers
+    model = k.Sequential([k.Input((4,)), L.Dense(8, activation="tanh"), L.Dense(1)])
+    model.compile(optimizer=k.optimizers.SGD(learning_rate=0.1, momentum=0.9), loss="mse")
+    x = batch(stack, {"seed": 0, "batch": 4}, {"kind": "compiled"})
+    model.train_on_batch(x, target(x))  # the optimizer has state (momentum) that the file must keep
+    return model
+
+
 def _lambda(stack: Stack) -> Any:
     k, L = stack.keras, stack.keras.layers
     return k.Sequential([k.Input((4,)), L.Lambda(lambda t: t * 2.0), L.Dense(1)])
@@ -229,7 +238,60 @@ KITS: dict[str, Callable[[Stack], Any]] = {
     "time-distributed": _time_distributed,
     "backend-ops": _backend_ops,
     "lambda": _lambda,
+    "compiled": _compiled,
 }
+TRAINED = ("compiled",)  # kinds whose outputs are a training step's loss and weights, not predictions
+
+
+def target(x: Any) -> Any:
+    """The compiled kind's training target for a batch: fixed by the inputs."""
+    import numpy as np
+
+    return np.tanh(np.asarray(x, "float32").sum(axis=1, keepdims=True))
+
+
+def train_step(stack: Stack, model: Any, x: Any) -> Any:
+    """One training step on the batch: its loss and every weight after it, in one array; the model's weights and
+    optimizer state are put back, so the model saves as it was."""
+    import numpy as np
+
+    opt = getattr(model, "optimizer", None)
+    if not hasattr(model, "train_on_batch"):
+        raise Skip("a reloaded SavedModel layer (TFSMLayer) serves; it does not train")
+    if opt is None:
+        raise RuntimeError("the loaded model has no optimizer: it was not compiled from the file")
+    slots = opt.variables() if callable(opt.variables) else opt.variables
+    kept = model.get_weights(), [np.array(v) for v in slots]
+    loss = model.train_on_batch(x, target(x))
+    after = model.get_weights()
+    model.set_weights(kept[0])
+    for v, value in zip(slots, kept[1], strict=True):
+        v.assign(value)
+    losses = np.atleast_1d(np.asarray(loss, "float64")).ravel()
+    return np.concatenate([losses, *(np.asarray(w, "float64").ravel() for w in after)])
+
+
+def static_kinds(path: str) -> list[str] | None:
+    """The zoo's kinds a saved whole-model file reads as from its config alone (`check`'s static pass); None for a
+    file without a config (weights, SavedModel)."""
+    import json
+    import zipfile
+
+    from harness.decl import zoo_match
+
+    if path.endswith(".keras") and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return zoo_match.kinds(json.loads(archive.read("config.json")))
+    if path.endswith((".keras", ".h5")) and not path.endswith(".weights.h5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+            if raw is None:
+                return None
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            return zoo_match.kinds(config, "training_config" in f.attrs)
+    return None
 
 
 def build(stack: Stack, cfg: dict[str, Any], params: dict[str, str]) -> Any:

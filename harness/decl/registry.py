@@ -52,6 +52,7 @@ ZOO_KINDS = (
     "time-distributed",
     "backend-ops",
     "lambda",
+    "compiled",
 )
 # Faults the harness must survive, caused for real by a case (its fault tests; never in scenarios/).
 FAULTS = ("abort", "segfault", "raise-at-import")

@@ -324,4 +324,5 @@ ZOO_NAMES = {  # the zoo's kinds in a user's words, with the layer classes a sea
     "time-distributed": "A TimeDistributed(Dense)",
     "backend-ops": "Backend ops in a Functional graph (tanh, multiply, add)",
     "lambda": "A Lambda layer",
+    "compiled": "A compiled model with optimizer state (SGD with momentum): one training step after loading",
 }

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from harness.decl import zoo_match
 from harness.decl.cells import Cell, Matrix
 from harness.readers.model import cell_order, runs_label
 from harness.tools.inspect import Inspection
@@ -22,49 +23,9 @@ OBJECTS = {  # a layer class that took a tensor or array value -> the beyond-mas
 }
 
 
-# The zoo's kinds (scenarios/zoo.toml) by what a config shows of them: the layer classes that mark a kind.
-ZOO_CLASSES = {
-    "cnn": {"Conv2D"},
-    "conv1d-text": {"Conv1D"},
-    "bidirectional-lstm": {"Bidirectional"},
-    "transformer": {"MultiHeadAttention"},
-    "normalization": {"Normalization"},
-    "text-vectorization": {"TextVectorization"},
-    "string-lookup": {"StringLookup"},
-    "integer-lookup": {"IntegerLookup"},
-    "discretization": {"Discretization"},
-    "hashing": {"Hashing"},
-    "category-encoding": {"CategoryEncoding"},
-    "time-distributed": {"TimeDistributed"},
-    "lambda": {"Lambda"},
-    "backend-ops": {"TFOpLambda", "SlicingOpLambda"},
-}
-KERAS_MODULES = ("keras", "tf_keras")
-
-
 def zoo_kinds(insp: Inspection) -> list[str]:
-    """The zoo's kinds this file is made of, read from its config (no framework): layer classes, a masked
-    Embedding feeding a recurrent layer, several inputs or outputs, a mixed-precision policy, classes of the
-    user's own, a subclassed model."""
-    from harness.tools.inspect import layer_classes
-
-    config = insp.config or {}
-    classes = set(layer_classes(config))
-    text = repr(config)
-    kinds = [k for k, marks in ZOO_CLASSES.items() if classes & marks]
-    if "Embedding" in classes and "'mask_zero': True" in text and classes & {"GRU", "LSTM", "SimpleRNN"}:
-        kinds.append("embedding-mask-gru")
-    inner = config.get("config", {}) if isinstance(config.get("config"), dict) else {}
-    if len(inner.get("input_layers") or []) > 1 or len(inner.get("output_layers") or []) > 1:
-        kinds.append("multi-io")
-    if "mixed_float16" in text or "mixed_bfloat16" in text:
-        kinds.append("mixed-precision")
-    top = config.get("class_name")
-    if top and top not in ("Sequential", "Functional", "Model"):
-        kinds.append("subclassed-model")
-    elif any(f.kind == "custom-class" for f in insp.findings):
-        kinds.append("custom-layer")
-    return kinds
+    """The zoo's kinds this file is made of, read from its config (no framework; `harness.decl.zoo_match`)."""
+    return zoo_match.kinds(insp.config, insp.compiled)
 
 
 def _fmt(insp: Inspection) -> str:
@@ -110,7 +71,7 @@ def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgra
                 f"in the matrix, a plain `{fmt}` model (Masking with a list mask_value -> LSTM) saved by Keras "
                 f"{insp.keras_version} " + _loaders(plain, same, matrix)
             )
-    for kind in kinds[:3]:  # the rows of the zoo's files of the same kinds, saved by this release
+    for kind in kinds[: zoo_match.QUOTED]:  # the rows of the zoo's files of the same kinds, saved by this release
         sub = df[(df["source"] == f"zoo/{kind}:{fmt}") & (df["text"] != "not saved")]
         savers = [c for c in same if c.id in set(sub["saved_by"])]
         if savers:

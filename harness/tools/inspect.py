@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.decl.zoo_match import layer_classes
 from harness.errors import UserError
 from harness.tools.risks import OWN, Risk, scan_file
 
@@ -48,6 +49,7 @@ class Inspection:
     findings: list[Finding] = field(default_factory=list)
     risks: list[Risk] = field(default_factory=list)
     masks: bool = False  # the model has a Masking layer
+    compiled: bool = False  # an HDF5 file keeps a training config (a `.keras` one says so in its config)
 
     @property
     def family(self) -> str | None:
@@ -120,7 +122,9 @@ def _h5(path: Path) -> Inspection:
         config = json.loads(raw)
     except ValueError as exc:
         raise UserError(f"{path}: its model_config is not JSON ({exc})") from None
-    return Inspection(path, "h5", version, backend, None, config)
+    found = Inspection(path, "h5", version, backend, None, config)
+    found.compiled = "training_config" in attrs
+    return found
 
 
 def _savedmodel(path: Path) -> Inspection:
@@ -154,24 +158,6 @@ def inspect(path: Path) -> Inspection:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise UserError(f"{path}: a part of the file cannot be read ({type(exc).__name__}: {exc})") from None
     return found
-
-
-def layer_classes(config: Any) -> list[str]:
-    """Every `class_name` in the config, in order."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("class_name"), str):
-                out.append(node["class_name"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(config)
-    return out
 
 
 def scan(config: dict[str, Any]) -> list[Finding]:
