@@ -3,7 +3,8 @@
 The saving cell builds every kind with the zoo's kits and saves it as `.keras` with its inputs and outputs;
 the loading cell then loads each file with plain `load_model` (the zoo's own classes registered, as the user's
 code would be imported) and predicts. For every kind, the committed upgrade row of that pair must agree: `ok`
-where the file loads by hand and predicts the same, not `ok` where it does not.
+where the file loads by hand and predicts the same, not `ok` where it does not. The compiled model is held to
+one training step by hand instead: the same loss and weights after it as the saving cell's model after the same step.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ for kind in zoo.KITS:
         x = zoo.batch(stack, cfg, {"kind": kind})
         xs = [np.asarray(v) for v in (x if isinstance(x, list) else [x])]
         xs = [v.astype("S").astype("U") if v.dtype == object else v for v in xs]  # strings, storable without pickle
-        y = model.predict(x, verbose=0)
-        y = y if isinstance(y, list) else [y]
         model.save(f"{out}/{kind}.keras")
+        if kind == "compiled":  # the step after saving: its loss, then every weight
+            loss = model.train_on_batch(x, np.tanh(xs[0].sum(axis=1, keepdims=True)))
+            y = [np.atleast_1d(np.float64(loss))] + [np.asarray(w) for w in model.get_weights()]
+        else:
+            y = model.predict(x, verbose=0)
+            y = y if isinstance(y, list) else [y]
         outs = {f"out_{i}": np.asarray(v) for i, v in enumerate(y)}
         np.savez(f"{out}/{kind}.npz", *[np.asarray(v) for v in xs], **outs)
         done[kind] = True
@@ -58,12 +63,16 @@ for kind in json.loads(sys.argv[2]):
     try:
         data = np.load(f"{sys.argv[1]}/{kind}.npz", allow_pickle=False)
         xs = [data[k] for k in sorted(k for k in data.files if k.startswith("arr_"))]
-        want = [data[k] for k in sorted(k for k in data.files if k.startswith("out_"))]
+        want = [data[k] for k in sorted((k for k in data.files if k.startswith("out_")), key=lambda k: int(k[4:]))]
         if stack.tf is not None and xs[0].dtype.kind in "US":
             xs = [stack.tf.constant(x) for x in xs]
         model = keras.models.load_model(f"{sys.argv[1]}/{kind}.keras")
-        got = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
-        got = got if isinstance(got, list) else [got]
+        if kind == "compiled":
+            loss = model.train_on_batch(xs[0], np.tanh(xs[0].sum(axis=1, keepdims=True)))
+            got = [np.atleast_1d(np.float64(loss))] + [np.asarray(w) for w in model.get_weights()]
+        else:
+            got = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
+            got = got if isinstance(got, list) else [got]
         same = len(got) == len(want) and all(
             np.shape(g) == np.shape(w) and np.allclose(g, w, rtol=1e-5, atol=1e-6) for g, w in zip(got, want))
         found[kind] = "ok" if same else "differs"

@@ -66,8 +66,10 @@ def write(
             upgrade is not None and upgrade["source"].str.startswith(upgrade_paths.ZOO).any()
         ):  # the zoo: a page of its own
             page = pages.scenario(zoo.ZOO_PAGE)
-            page.write_text(zoo.page(upgrade[upgrade["source"].str.startswith(upgrade_paths.ZOO)], view.shown, mid),
-                            encoding="utf-8")  # fmt: skip
+            zoo_scen = next((s for s in scens if s.id == zoo.ZOO_SCENARIO), None)
+            static = view.frames[zoo.ZOO_SCENARIO + ":static"] = zoo.static_kinds(view.rows, view.shown, zoo_scen)
+            page.write_text(zoo.page(upgrade[upgrade["source"].str.startswith(upgrade_paths.ZOO)], view.shown, mid,
+                                     static), encoding="utf-8")  # fmt: skip
             index.append((mid, "Will this kind of file load there? (`zoo` across releases)", page))
         own = view.plain or view.rows  # a machine that measured only kinds kept apart is told by those rows
         pages.machine().write_text(

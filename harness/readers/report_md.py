@@ -90,20 +90,25 @@ def keras2_answer(df: pd.DataFrame, matrix: Matrix) -> str | None:
     )
 
 
-def zoo_answer(df: pd.DataFrame, matrix: Matrix, root: Path) -> list[str]:
-    """Other kinds of model (the zoo), as `.keras` files: in the saving cell and per kind of upgrade."""
-    table = zoo.zoo_kinds(df, matrix, ".keras")
+def zoo_answer(df: pd.DataFrame, matrix: Matrix, root: Path, static: zoo.Static | None = None) -> list[str]:
+    """Other kinds of model (the zoo), caniuse-style: per kind, the releases that load what the newest Keras 2 and
+    Keras 3 saved (pip constraints), its first broken and first fixed Keras 3 release with causes; then how often
+    `check`'s static reading predicts loading."""
+    zdf = df[df["source"].str.startswith(upgrade_paths.ZOO)]
+    table = zoo.caniuse(zdf, matrix, ".keras") if not zdf.empty else pd.DataFrame()
     if table.empty:
         return []
     page = next(iter(sorted((root / "report").glob(f"{zoo.ZOO_PAGE}-*.md"))), None)
-    link = f" Every format, and per kind the releases that load what each release saved (with a pip constraint): " \
-           f"[{page.name}]({_link(page, root)})." if page else ""  # fmt: skip
+    link = f" Every format, by kind of upgrade, per saving release: [{page.name}]({_link(page, root)})." if page else ""
+    agree = zoo.agreement_line(zoo.agreement(zdf, static or {}, matrix))
     return [
         "",
-        "Other kinds of model, saved as `.keras` by every default cell and loaded by every default cell "
-        "(`ok`/pairs; the zoo, `scenarios/zoo.toml`):" + link,
+        "Other kinds of model, as `.keras` files (the zoo, `scenarios/zoo.toml`; every default cell saves each and "
+        "loads every other's): where a file saved by the newest Keras 2 or Keras 3 loads and predicts the same, as pip "
+        "constraints, and per kind the first Keras 3 release that broke it and the first that fixed it." + link,
         "",
         str(table.to_markdown(index=False)),
+        *(["", agree] if agree else []),
     ]
 
 
@@ -375,7 +380,7 @@ def render(
                 f"file: [{upgrade_page.name}]({_link(upgrade_page, root)}).",
             ]
     if df is not None:
-        out += zoo_answer(df, shown, root)
+        out += zoo_answer(df, shown, root, views[mid].frames.get(zoo.ZOO_SCENARIO + ":static"))
     out += ["", "Saved and loaded in the same cell (the seed case, per family):", ""]
     out += seed_answer(seed_table, shown, records)
     out += ["", "### 2. Which fix should I apply, and does it work everywhere?", ""]

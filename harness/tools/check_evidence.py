@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.decl import zoo_match
 from harness.decl.cells import Cell, Matrix
+from harness.readers import zoo
 from harness.readers.model import cell_order, runs_label
 from harness.tools.inspect import Inspection
 
@@ -72,11 +73,11 @@ def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgra
                 f"{insp.keras_version} " + _loaders(plain, same, matrix)
             )
     for kind in kinds[: zoo_match.QUOTED]:  # the rows of the zoo's files of the same kinds, saved by this release
-        sub = df[(df["source"] == f"zoo/{kind}:{fmt}") & (df["text"] != "not saved")]
-        savers = [c for c in same if c.id in set(sub["saved_by"])]
+        savers, good, bad = zoo.quoted(df, kind, fmt, insp.keras_version or "", matrix)
         if savers:
             said[f"zoo:{kind}"] = f"in the matrix, the zoo's `{kind}` `{fmt}` model saved by Keras " \
-                                  f"{insp.keras_version} " + _loaders(sub, savers, matrix)  # fmt: skip
+                                  f"{insp.keras_version} loads and predicts the same on {runs_label(good)}; " \
+                                  f"not on {runs_label(bad)}"  # fmt: skip
     for finding in insp.findings:
         if finding.kind != "tagged-value" or finding.kind in said:
             continue

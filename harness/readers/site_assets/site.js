@@ -541,6 +541,101 @@
     box.appendChild(ul);
   }
 
+  /* ---------------------------------------------------------------- kinds of model (the zoo) */
+
+  var ZOO = "zoo/";
+
+  /* The zoo's sources of one format: [source, index] by kind name (`zoo/cnn:.keras` -> kind `cnn`, format `.keras`). */
+  function zooSources(fmt) {
+    return S.upgrade.sources.map(function (s, i) { return [s, i]; }).filter(function (p) {
+      return p[0].indexOf(ZOO) === 0 && p[0].slice(ZOO.length).split(":")[1] === fmt;
+    }).sort(function (a, b) { return a[0] < b[0] ? -1 : 1; });
+  }
+
+  function zooMachine() {
+    var best = null, most = -1;
+    Object.keys(pairIndex).forEach(function (m) {
+      var n = Object.keys(pairIndex[m]).length;
+      if (n > most) { best = m; most = n; }
+    });
+    return best;
+  }
+
+  function fillKinds() {
+    var m = pairIndex[zooMachine()] || {};
+    var zoo = S.upgrade.sources.some(function (s) { return s.indexOf(ZOO) === 0; });
+    $("kinds").hidden = !zoo;
+    if (!zoo) return;
+    var savers = Object.keys(m);
+    fillCells($("k-saved"), savers, null);
+    var k2 = savers.filter(function (id) { return S.cells[id].keras_flavor === "keras2"; }).sort(byOrder);
+    if (k2.length) $("k-saved").value = k2[k2.length - 1];  // a question people ask: the newest Keras 2's files
+    uniq(S.upgrade.sources.filter(function (s) { return s.indexOf(ZOO) === 0; })
+      .map(function (s) { return s.slice(ZOO.length).split(":")[1]; }))
+      .forEach(function (f) { $("k-format").appendChild(option(f, f)); });
+  }
+
+  /* The caniuse table for one saving cell and format: rows (kinds), columns (runs of loaders alike), entry texts. */
+  function kindsTable(machine, saved, fmt, query) {
+    var byLoader = (pairIndex[machine] || {})[saved] || {};
+    var rows = zooSources(fmt).filter(function (p) {
+      var name = ((S.upgrade.kinds || [])[p[1]] || "") + " " + p[0];
+      return !query || name.toLowerCase().indexOf(query) >= 0;
+    });
+    var loaders = Object.keys(byLoader).sort(byOrder);
+    var text = {};
+    loaders.forEach(function (ld) {
+      var t = text[ld] = {};
+      Object.keys(byLoader[ld]).forEach(function (k) { byLoader[ld][k].forEach(function (i) { t[i] = k; }); });
+    });
+    var cols = [];
+    loaders.forEach(function (ld) {
+      var vector = rows.map(function (p) { return text[ld][p[1]] || "—"; });
+      var last = cols[cols.length - 1];
+      if (last && S.cells[last.ids[0]].family === S.cells[ld].family && last.vector.join("|") === vector.join("|")) last.ids.push(ld);
+      else cols.push({ ids: [ld], vector: vector });
+    });
+    return { rows: rows, cols: cols };
+  }
+
+  function drawKinds() {
+    if ($("kinds").hidden) return;
+    var machine = zooMachine(), saved = $("k-saved").value, fmt = $("k-format").value;
+    var query = $("k-filter").value.trim().toLowerCase();
+    var t = kindsTable(machine, saved, fmt, query), table = $("k-table");
+    table.textContent = "";
+    var head = el("tr", {}, [el("th", { scope: "col", text: "kind of model" })]);
+    t.cols.forEach(function (c) {
+      var first = cellName(c.ids[0]), last = cellName(c.ids[c.ids.length - 1]);
+      head.appendChild(el("th", { className: "col", scope: "col", title: c.ids.map(fullName).join("\n"),
+        text: c.ids.length > 1 ? first + " … " + last + " (" + c.ids.length + ")" : first }));
+    });
+    table.appendChild(el("thead", {}, [head]));
+    var body = el("tbody");
+    var loads = 0;
+    t.rows.forEach(function (p, r) {
+      var tr = el("tr", {}, [el("th", { scope: "row", title: p[0], text: ((S.upgrade.kinds || [])[p[1]] || p[0]).replace(/`/g, "") })]);
+      tr.dataset.source = p[0];
+      var all = true;
+      t.cols.forEach(function (c) {
+        var v = c.vector[r], td = el("td", { className: "v " + outcomeClass(v), text: v.split(" · ")[0],
+          title: v + (causeSentence(v) ? "\n" + causeSentence(v) : "") });
+        td.dataset.entry = v;
+        if (v !== "ok") all = false;
+        tr.appendChild(td);
+      });
+      if (all) loads += 1;
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    var box = $("k-answer");
+    box.dataset.kinds = t.rows.length;
+    box.dataset.everywhere = loads;
+    box.textContent = t.rows.length ? "Of " + t.rows.length + " kinds saved by " + cellName(saved) + " as " + fmt + ", " +
+      loads + " load and predict the same in every tested release; the columns merge releases that treat every kind alike."
+      : "No kind of model matches.";
+  }
+
   /* ---------------------------------------------------------------- wiring */
 
   function start() {
@@ -575,6 +670,11 @@
       drawUpgrade();
     });
     drawUpgrade();
+    fillKinds();
+    ["k-saved", "k-format"].forEach(function (id) { $(id).addEventListener("change", drawKinds); });
+    $("k-filter").addEventListener("input", drawKinds);
+    $("kinds-form").addEventListener("submit", function (e) { e.preventDefault(); });
+    drawKinds();
     fillLatency();
     $("l-case").addEventListener("change", drawLatency);
     drawLatency();
@@ -582,6 +682,6 @@
     document.body.dataset.ready = "1";
   }
 
-  window.maskcompat = { entryText: entryText, upgradeAnswer: upgradeAnswer };
+  window.maskcompat = { entryText: entryText, upgradeAnswer: upgradeAnswer, kindsTable: kindsTable, zooMachine: zooMachine };
   start();
 })();
