@@ -258,3 +258,31 @@ def test_a_screenshot_is_kept(page: Any) -> None:
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
     print(f"screenshot: {path}")
+
+
+def test_the_kinds_view_is_one_row_per_kind_and_every_entry_is_the_pair_s(page: Any, summary: dict[str, Any]) -> None:
+    """The caniuse view: for the newest Keras 2's `.keras` files, one row per zoo kind; every entry, in every merged
+    column of loaders, is the entry of that kind's file for each loader it stands for; a layer name filters rows."""
+    sources = summary["upgrade"]["sources"]
+    zoo = [s for s in sources if s.startswith("zoo/") and s.split(":")[1] == ".keras"]
+    if not zoo:
+        pytest.skip("this summary has no zoo files")
+    page.select_option("#k-format", ".keras")
+    saved = page.eval_on_selector("#k-saved", "s => s.value")
+    assert summary["cells"][saved]["keras_flavor"] == "keras2"
+    rows = page.eval_on_selector_all("#k-table tbody tr", "rs => rs.map(r => r.dataset.source)")
+    assert sorted(rows) == sorted(zoo)
+    machine = page.evaluate("window.maskcompat.zooMachine()")
+    by_loader = {p["loaded_by"]: p["entries"] for p in summary["upgrade"]["pairs"]
+                 if p["machine"] == machine and p["saved_by"] == saved}  # fmt: skip
+    cols = page.evaluate(f"window.maskcompat.kindsTable({json.dumps(machine)}, {json.dumps(saved)}, '.keras', '')")
+    assert sum(len(c["ids"]) for c in cols["cols"]) == len(by_loader)
+    for col in cols["cols"]:
+        for (source, _), text in zip(cols["rows"], col["vector"], strict=True):
+            for loader in col["ids"]:
+                want = next((t for t, idx in by_loader[loader].items() if sources.index(source) in idx), "—")
+                assert text == want, (source, loader, text, want)
+    shown = page.eval_on_selector_all("#k-table tbody td", "ts => ts.map(t => t.dataset.entry)")
+    assert len(shown) == len(zoo) * len(cols["cols"])
+    page.fill("#k-filter", "conv2d")
+    assert page.eval_on_selector_all("#k-table tbody tr", "rs => rs.map(r => r.dataset.source)") == ["zoo/cnn:.keras"]
