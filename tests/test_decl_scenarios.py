@@ -142,7 +142,7 @@ def test_bad_bench_tables_name_file_line_and_field(tmp_path: Path, old: str, new
 def test_bench_table_only_in_latency_scenarios(tmp_path: Path) -> None:
     path = copy_seed(tmp_path)
     path.write_text(path.read_text() + "\n[bench]\nrounds = 1\n")
-    with pytest.raises(UserError, match="field 'bench' only applies to latency scenarios"):
+    with pytest.raises(UserError, match="field 'bench' only applies to timed scenarios"):
         scenarios.parse(path)
     lat = tmp_path / "latency.toml"
     head, tail = (ROOT / "scenarios" / "latency.toml").read_text().split("[bench]")
@@ -173,3 +173,18 @@ def test_the_upgrade_scenario_names_its_sources(tmp_path: Path, text: str, messa
 def test_the_upgrade_scenario_has_no_static_cases(scens: list[scenarios.Scenario]) -> None:
     up = next(s for s in scens if s.handler == "upgrade")
     assert up.cases() == [] and up.measured_by == "upgrade/3" and "masking-lstm" in up.sources
+
+
+def test_sweep_shapes_are_numbers_written_as_strings(tmp_path: Path) -> None:
+    """A sweep point's timesteps, batch, units and padding: any non-negative number, one line naming a bad one."""
+    text = (ROOT / "scenarios" / "latency-sweep.toml").read_text()
+    scen = scenarios.parse(ROOT / "scenarios" / "latency-sweep.toml")
+    assert scen.timed and scen.handler == "sweep" and len(scen.cases()) >= 100
+    assert {c.params["pad"] for c in scen.cases()} == {"0", "0.25", "0.5", "0.75", "0.9"}
+    for bad in ('"-1"', '"many"', "32"):
+        path = tmp_path / "latency-sweep.toml"
+        path.write_text(text.replace('timesteps = ["512"]', f"timesteps = [{bad}]", 1))
+        with pytest.raises(
+            UserError, match=r"latency-sweep\.toml:\d+: field 'params.timesteps' has .*not a non-negative"
+        ):
+            scenarios.parse(path)

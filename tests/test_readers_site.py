@@ -52,7 +52,7 @@ def summary() -> dict[str, Any]:
     case_a, case_b = "masking-lstm/tensor-float64:.keras", "masking-lstm/list:.keras"
     lat = "latency/lstm:masked:predict_on_batch"
     return {
-        "schema_version": 3,
+        "schema_version": 4,
         "generated": {"at": "2026-12-01T00:00:00Z", "command": "nox -s report", "harness_version": "0.1.0"},
         "cells": {
             "tf2.15.1-keras2.15.0": cell(
@@ -132,6 +132,23 @@ def summary() -> dict[str, Any]:
             }
             for c, ms in (("tf2.15.1-keras2.15.0", 22.8), ("tf2.16.2-keras3.0.5", 17.7), ("tf2.19.1-keras3.8.0", 17.0))
         ],
+        "sweep": [
+            {
+                "machine": "m1",
+                "device": "cpu",
+                "cell_id": "tf2.19.1-keras3.8.0",
+                "case": f"latency-sweep/lstm:{model}:512:32:64:0.5",
+                "rnn": "lstm",
+                "model": model,
+                "timesteps": 512,
+                "batch": 32,
+                "units": 64,
+                "pad": 0.5,
+                "ms": ms,
+                "ci_ms": [ms * 0.9, ms * 1.1],
+            }
+            for model, ms in (("masked", 30.0), ("unmasked", 25.0), ("real-work", 12.0))
+        ],
         "causes": [{"machine": "m1", "failing_rows": 1, "explained_rows": 1, "by_cause": {"keras2-time-major": 1}}],
         "cause_catalog": {"keras2-time-major": {"sentence": "Keras 2 writes `time_major`", "upstream": None}},
     }
@@ -200,13 +217,14 @@ def test_non_ascii_and_script_like_text_survive_data_js(summary: dict[str, Any])
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: s.update(schema_version=2), "schema_version: 3 was expected"),
+        (lambda s: s.update(schema_version=3), "schema_version: 4 was expected"),
         (lambda s: s.pop("upgrade"), "the top level: 'upgrade' is a required property"),
         (lambda s: s.update(extra=1), "('extra' was unexpected)"),
         (lambda s: s["verdicts"][2].update(outcome="okay"), "verdicts[2].outcome: 'okay' is not one of"),
         (lambda s: s["verdicts"][0].update(case="no-slash"), "verdicts[0].case: 'no-slash' does not match"),
         (lambda s: s["cells"]["tf2.16.2-keras3.0.5"].update(order=True), "order: True is not of type 'integer'"),
         (lambda s: s["latency"][0].update(ci_ms=[1.0]), "latency[0].ci_ms: [1.0] is too short"),
+        (lambda s: s["sweep"][0].update(model="bucketed"), "sweep[0].model: 'bucketed' is not one of"),
         (lambda s: s["verdicts"][1].update(cell_id="tf9.9.9"), "verdicts[1].cell_id: 'tf9.9.9' is not in cells"),
         (lambda s: s["upgrade"]["pairs"][0]["entries"].update(ok=[7]), "source index 7 is past the 2 sources"),
         (lambda s: s["upgrade"]["pairs"][0]["entries"].update(ok=[-1]), "-1 is less than the minimum of 0"),

@@ -157,6 +157,12 @@ def outputs(stack: Stack, builder: str, params: dict[str, str], model: Any, x: A
     return routes.call(stack, model, x) if direct else routes.predict(model, x)
 
 
+def compared(builder: str, params: dict[str, str]) -> str:
+    """What `outputs` gives, in a mismatch's words."""
+    trained = builder == "zoo" and params.get("kind") in zoo.TRAINED
+    return "the training step's loss and weights" if trained else "outputs"
+
+
 def rebuilder(stack: Stack, builder: str, cfg: dict[str, Any], params: dict[str, str]) -> Callable[[], Any]:
     """The model the weights-only route loads weights into, built by the code (a list mask for the masked RNN)."""
     if builder == "masking_rnn":
@@ -230,7 +236,7 @@ def run_case(
         result.details["max_abs_diff"] = diff
         if not np.allclose(before, after, rtol=tolerance["rtol"], atol=tolerance["atol"]):
             raise Mismatch(
-                f"outputs differ after load: max |before - after| = {diff:.3g} "
+                f"{compared(builder, params)} differ after load: max |before - after| = {diff:.3g} "
                 f"(rtol={tolerance['rtol']}, atol={tolerance['atol']})"
             )
 

@@ -34,6 +34,20 @@ class CaseError(Exception):
         self.error = error
 
 
+SHAPE = ("timesteps", "batch", "units", "pad")  # a sweep case's own shape, over the scenario's [model]
+
+
+def case_cfg(cfg: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The model settings of one case: the scenario's, with a sweep case's timesteps, batch, units and padding."""
+    out = dict(cfg)
+    for key in ("timesteps", "batch", "units"):
+        if key in params:
+            out[key] = int(float(params[key]))
+    if "pad" in params:
+        out["pad_fraction"] = float(params["pad"])
+    return out
+
+
 def padded_input(cfg: dict[str, Any]) -> tuple[Any, Any]:
     """The seeded batch (padding at the end, zeros) and each sequence's length."""
     return kit.padded_batch(cfg), kit.lengths(cfg)
@@ -122,6 +136,17 @@ class Models:
         key = (rnn, "masked" if kind == "floor" else kind)
         if key in self.built:
             return self.built[key]
+        if key[1] == "real-work":  # the same weights, unmasked, on only the real steps (what bucketing approaches)
+            keep = kit.real_steps(self.cfg)
+            cfg = {**self.cfg, "rnn": rnn, "timesteps": keep.stop - keep.start, "pad_fraction": 0.0}
+            weights = self.get(rnn, "masked").get_weights()
+            try:
+                model = kit.masked_rnn(self.stack, cfg, None, seed=False)
+                model.set_weights(weights)
+            except Exception as exc:
+                raise CaseError("build", exc) from exc
+            self.built[key] = model
+            return model
         if key[1] == "masked":
             try:
                 model = self._layers(rnn, 0.0, seed=True)
@@ -152,7 +177,7 @@ def prepare(stack: Any, models: Models, params: dict[str, str], x: Any, lengths:
     """The callable to time for one case, and the output it must reproduce (None: nothing to compare)."""
     from harness.child import floors
 
-    rnn, kind, call = params["rnn"], params["model"], params["call"]
+    rnn, kind, call = params["rnn"], params["model"], params.get("call", "predict_on_batch")
     masked = models.get(rnn, "masked")
     expected = None if kind == "unmasked" else masked.predict_on_batch(x)
     if kind == "floor":
@@ -163,6 +188,8 @@ def prepare(stack: Any, models: Models, params: dict[str, str], x: Any, lengths:
         except Exception as exc:
             raise CaseError("build", exc) from exc
     model = models.get(rnn, kind)
+    if kind == "real-work":
+        x = x[:, kit.real_steps(models.cfg), :]
     if call == "predict_on_batch":
         return (lambda: model.predict_on_batch(x)), expected
     sync = synchronizer(stack)
@@ -214,12 +241,16 @@ def measure(
 
     With `ref`, every sample is bracketed by reference runs; `ref_s` holds the mean of the two around it.
     """
-    x, lengths = padded_input(cfg)
-    models = Models(stack, cfg, workdir)
+    shapes: dict[tuple[str | None, ...], tuple[Models, Any, Any]] = {}  # one set of models and inputs per shape
     out: dict[str, dict[str, Any]] = {}
     ready: dict[str, Callable[[], Any]] = {}
     for case in cases:
         cid = case["case_id"]
+        shape = tuple(case["params"].get(k) for k in SHAPE)
+        if shape not in shapes:
+            here = case_cfg(cfg, case["params"])
+            shapes[shape] = (Models(stack, here, workdir), *padded_input(here))
+        models, x, lengths = shapes[shape]
         try:
             fn, expected = prepare(stack, models, case["params"], x, lengths)
             t0 = time.perf_counter()

@@ -23,8 +23,11 @@ def _outcome(exc: BaseException) -> str:
     return "mismatch" if isinstance(exc, cases.Mismatch) else "skip" if isinstance(exc, routes.Skip) else "fail"
 
 
-def compare(cfg: dict[str, Any], after: Any, target: dict[str, Any], tolerance: dict[str, float]) -> dict[str, Any]:
-    """One saving cell's check of the loaded model's outputs: equal to its own, masking as its reference."""
+def compare(
+    cfg: dict[str, Any], after: Any, target: dict[str, Any], tolerance: dict[str, float], what: str = "outputs"
+) -> dict[str, Any]:
+    """One saving cell's check of the loaded model's outputs (`what` they are): equal to its own, masking as its
+    reference."""
     import numpy as np
 
     expected = np.load(target["expected"], allow_pickle=False)
@@ -37,7 +40,7 @@ def compare(cfg: dict[str, Any], after: Any, target: dict[str, Any], tolerance: 
         diff = float(np.max(np.abs(after.astype("float64") - expected.astype("float64"))))
         details["max_abs_diff"] = diff
         if not np.allclose(after, expected, rtol=tolerance["rtol"], atol=tolerance["atol"]):
-            raise cases.Mismatch(f"outputs differ from the saving cell's by up to {diff:.3g}")
+            raise cases.Mismatch(f"{what} differ from the saving cell's by up to {diff:.3g}")
 
     def masking_after_load() -> None:
         details["masking_diff_after_load"] = cases.compare_masked(cfg, after, ref, tolerance)
@@ -81,7 +84,8 @@ def handle(stack: Stack, req: dict[str, Any], stage: Callable[[str], None]) -> d
                 out["shim"] = shimmed(stack, req, cfg, x, stage)
             return out
     stage("equivalence")
-    out["compared"] = [compare(cfg, state["after"], target, req["tolerance"]) for target in req["compare"]]
+    what = cases.compared(req["builder"], req["params"])
+    out["compared"] = [compare(cfg, state["after"], target, req["tolerance"], what) for target in req["compare"]]
     return out
 
 
@@ -123,5 +127,6 @@ def shimmed(
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     out["changes"] = state["changes"]
-    out["compared"] = [compare(cfg, state["after"], target, req["tolerance"]) for target in req["compare"]]
+    what = cases.compared(req["builder"], req["params"])
+    out["compared"] = [compare(cfg, state["after"], target, req["tolerance"], what) for target in req["compare"]]
     return out

@@ -123,6 +123,7 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
         time_limit=time_limit,
         invoked=args.invoked_by or command_line(),
         parts=parts,
+        plan_only=bool(getattr(args, "plan", False)),
     )
     all_cells = {c.id: c for c in matrix.cells}
     t0 = time.time()
@@ -133,7 +134,10 @@ def execute(args: argparse.Namespace, parts: tuple[str, ...], *, report: bool) -
         command = getattr(args, "invoked_by", None) or "python -m harness matrix"
         return render(matrix, scens, args.results, bisect_dir=ROOT / "experiments" / "bisect", command=command)
 
-    summary = run_matrix(chosen, all_cells, scens, args.results, machine, opts, render if report else None)
+    summary = run_matrix(chosen, all_cells, scens, args.results, machine, opts, render if report and not opts.plan_only
+                         else None)  # fmt: skip
+    if opts.plan_only:
+        return 0
     again = "nox -s matrix -- --fresh" if set(parts) == set(part_names()) else "--fresh"
     print(
         f"{summary.line() or 'nothing selected'}. Took {mmss(time.time() - t0)}; "

@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="start no timing process that would end later than this after the timing starts (a lent device)",
     )
     p.add_argument("--no-report", action="store_true", help="do not render report.md afterwards")
+    p.add_argument("--plan", action="store_true", help="print what would be measured (part, cell, cases) and stop")
     common.invoked(p)
 
 

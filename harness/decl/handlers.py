@@ -48,6 +48,7 @@ class Handler:
     child: str
     part: str | None = None
     section: str | None = None
+    timed: bool = False  # its cases are timed in rounds (a `[bench]` table), not checked stage by stage
 
     @property
     def tag(self) -> str:
@@ -70,9 +71,15 @@ UPGRADE = kind(
     "a whole-model file fails, the shim route is tried on it and kept in the row's `shim`)",
     "upgrade_paths",
 )
-LATENCY = kind(
-    "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop", "latency"
-)
+LATENCY = Handler(
+    "latency", 1, "samples of masked-RNN inference and the framework floor, each bracketed by refloop",
+    "harness.child.latency", "harness.runner.parts.latency", "harness.readers.sections.latency", timed=True,
+)  # fmt: skip
+SWEEP = Handler(
+    "sweep", 1, "samples of masked-RNN inference over timesteps, padding, batch and units: masked, unmasked and the "
+    "real work (the same weights on only the real steps), by the latency handler's child",
+    "harness.child.latency", "harness.runner.parts.sweep", "harness.readers.sections.sweep", timed=True,
+)  # fmt: skip
 CROSSLOAD = kind("crossload", 2, "files saved in one cell, loaded, predicted and compared in another (2: the "
                  "exception that started a failure in fields of its own)", "crossload")  # fmt: skip
 PROVE = Handler("prove", 1, "a repaired .keras file loads and predicts as the original", child="harness.child.prove")
@@ -82,7 +89,7 @@ CHECK = Handler(
     "opens the file for writing)",
     child="harness.child.check",
 )  # fmt: skip
-HANDLERS = {h.name: h for h in (CASES, LATENCY, CROSSLOAD, PROVE, UPGRADE, CHECK)}
+HANDLERS = {h.name: h for h in (CASES, LATENCY, SWEEP, CROSSLOAD, PROVE, UPGRADE, CHECK)}
 
 
 def get(name: str) -> Handler:

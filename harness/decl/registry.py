@@ -57,6 +57,20 @@ ZOO_KINDS = (
 # Faults the harness must survive, caused for real by a case (its fault tests; never in scenarios/).
 FAULTS = ("abort", "segfault", "raise-at-import")
 ANY = ("*",)  # a parameter whose values are free ids (cross-load: any cell id the scenario's `cells` lists)
+NUMBER = ("#",)  # a parameter whose values are non-negative numbers, written as strings (the sweep's shapes)
+SWEEP_MODELS = ("masked", "unmasked", "real-work")  # real-work: the same weights, unmasked, on the real steps only
+
+
+def is_number(value: object) -> bool:
+    """A non-negative finite number written as a string (`"512"`, `"0.25"`)."""
+    import math
+
+    try:
+        number = float(value) if isinstance(value, str) and value.strip() == value and value else -1.0
+    except ValueError:
+        return False
+    return math.isfinite(number) and number >= 0
+
 
 # The masked-RNN model's settings, shared by the builders that make it.
 RNN_MODEL: dict[str, Types] = {
@@ -125,6 +139,19 @@ BUILDERS: dict[str, Builder] = {
         ("rnn", "model", "call"),
         RNN_MODEL,
         handlers.LATENCY,
+    ),
+    "sweep": Builder(
+        {
+            "rnn": ("lstm", "gru"),
+            "model": SWEEP_MODELS,
+            "timesteps": NUMBER,
+            "batch": NUMBER,
+            "units": NUMBER,
+            "pad": NUMBER,
+        },
+        ("rnn", "model", "timesteps", "batch", "units", "pad"),
+        RNN_MODEL,
+        handlers.SWEEP,
     ),
     "upgrade": Builder({}, (), {}, handlers.UPGRADE),  # cases: the files its `sources` saved, in every cell
     "crossload": Builder(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.decl import caseids, kinds, registry, shim, toml
+from harness.decl import caseids, handlers, kinds, registry, shim, toml
 from harness.decl.registry import BUILDERS, Builder
 from harness.errors import UserError
 
@@ -55,7 +55,7 @@ class Scenario:
     @property
     def timed(self) -> bool:
         """Whether this is a latency scenario (timed in rounds, not checked case by case)."""
-        return self.handler == "latency"
+        return handlers.get(self.handler).timed
 
     def cases(self) -> list[Case]:
         """The union of the declared cross-products, in declared order, with stable ids."""
@@ -154,6 +154,10 @@ def parse(path: Path) -> Scenario:
                     if not isinstance(value, str) or not value:
                         raise bad(f"params.{name}", f"has an empty or non-string id {value!r}")
                     continue
+                if known[name] == registry.NUMBER:
+                    if not registry.is_number(value):
+                        raise bad(f"params.{name}", f"has {value!r}, not a non-negative number written as a string")
+                    continue
                 if value not in known[name]:
                     raise bad(f"params.{name}", f"has unknown id {value!r} (known: {list(known[name])})")
         for name in spec.required:
@@ -206,9 +210,9 @@ def _upgrade(data: dict[str, Any], path: Path, bad: Any) -> Scenario:
 
 def _bench(data: dict[str, Any], spec: Builder, bad: Any, path: Path) -> dict[str, float] | None:
     """The `[bench]` table of a latency scenario (required there, refused elsewhere)."""
-    if spec.handler.name != "latency":
+    if not spec.handler.timed:
         if "bench" in data:
-            raise bad("bench", f"only applies to latency scenarios (builder 'latency'), not {data['builder']!r}")
+            raise bad("bench", f"only applies to timed scenarios ('latency', 'sweep'), not {data['builder']!r}")
         return None
     table = data.get("bench")
     if not isinstance(table, dict):

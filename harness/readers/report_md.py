@@ -13,7 +13,7 @@ from harness.decl.cells import Matrix
 from harness.decl.scenarios import Scenario
 from harness.readers import bisects, causes, zoo
 from harness.readers.model import GLOSSARY, View
-from harness.readers.sections import latency, upgrade_paths
+from harness.readers.sections import latency, sweep, upgrade_paths
 from harness.readers.sections.cases import compat_table, findings, summary_table
 from harness.readers.sections.upgrade_paths import ROUTE_FILES, SEED_FILE
 
@@ -246,6 +246,23 @@ def steps_answer(views: dict[str, View], scens: list[Scenario], root: Path, page
     return out
 
 
+def sweep_answer(views: dict[str, View], scens: list[Scenario], root: Path, index: list[tuple[str, str, Path]]
+                 ) -> list[str]:  # fmt: skip
+    """How cost grows with the work (the sweep), per machine: masked over the real work at half padding, what
+    sorting by length saves, where masked cost does not shrink with the real steps; a link to the curves."""
+    scen = next((s for s in scens if s.handler == "sweep"), None)
+    out = []
+    for mid, view in views.items():
+        if scen is None or scen.id not in view.ran:
+            continue
+        lines = sweep.answers(sweep.frame(view.plain, scen, view.shown), view.shown)
+        page = next((p for m, t, p in index if m == mid and f"`{scen.id}`" in t), None)
+        if lines and page:
+            lines[-1] += f" Curves, fits and every point: [{page.name}]({_link(page, root)})."
+        out += lines
+    return out
+
+
 def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any]]) -> list[str]:
     """Where the seed case breaks per family when saved and loaded in one cell, with the bisected fix."""
     lines = findings(table, matrix)
@@ -388,6 +405,7 @@ def render(
     out += fix_answer(df, shown, grid_ok, tries) if df is not None else ["No upgrade rows yet."]
     out += ["", "### 3. Is masked inference slower, and did a release make it slower? On GPU?", ""]
     lat_pages = {m: p for (m, t), p in pages.items() if "`latency`" in t}
+    out += [f"- {line}" for line in sweep_answer(views, scens, root, index)]
     out += [f"- {line}" for line in latency_answer(data, records, root, lat_pages)]
     out += [f"- {line}" for line in steps_answer(views, scens, root, lat_pages)]
     out += ["", "### 4. Can I trust an entry? When, where, how do I reproduce it?", ""]

@@ -15,8 +15,8 @@ from harness.readers import bisects, causes, sections
 from harness.readers.model import Entry, View, cell_order, entries, group_of, machine_views, reproduce, version_label
 from harness.readers.sections import upgrade_paths
 
-SUMMARY_VERSION = 3  # 2: failing entries name their cause; per machine, the causes counted; 3: the shim route,
-# a fix per failing file, readable kinds of file, the cause catalog
+SUMMARY_VERSION = 4  # 2: failing entries name their cause; per machine, the causes counted; 3: the shim route,
+# a fix per failing file, readable kinds of file, the cause catalog; 4: the latency sweep's points (`sweep`)
 BAD = ("fail", "mismatch", "crash", "timeout")
 
 
@@ -126,6 +126,7 @@ def build(
         ],
         "upgrade": {"sources": [], "pairs": []},
         "latency": [],
+        "sweep": [],
         "causes": [],
     }
     sources: dict[str, int] = {}

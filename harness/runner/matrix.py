@@ -104,6 +104,17 @@ def make_plan(
     return plan
 
 
+def outline(plan: Plan) -> list[str]:
+    """What a run would measure, part by part (`matrix --plan`): its units, and for a timed part each cell's cases."""
+    lines = []
+    for name, part in plan.parts.items():
+        lines.append(f"{name}: {part.units} {plan.modules[name].UNIT}")
+        for sid, todo in getattr(part, "todo", {}).items():
+            for cell, cases in todo:
+                lines.append(f"  {sid} in {cell.id}: {len(cases)} cases, {cases[0].case_id} .. {cases[-1].case_id}")
+    return lines
+
+
 def estimate(plan: Plan, opts: Options, report: bool) -> Estimate:
     """The run's estimate: every part's units at its prior pace until measured."""
     est = Estimate()
@@ -138,6 +149,10 @@ def execute(
 ) -> Summary:
     """Plan, measure, summarise, and render the report (`render`, given by the caller: readers are above the runner)."""
     plan = make_plan(cells, all_cells, scens, results, machine["id"], opts)
+    if opts.plan_only:
+        for line in outline(plan):
+            print(line, flush=True)
+        return Summary()
     est = estimate(plan, opts, render is not None)
     progress = Progress("[matrix]", time.time(), est)
     todo = [f"{n} {plan.modules[name].UNIT}" for name, n in plan.units().items()]

@@ -33,6 +33,7 @@ class Options:
     parts: tuple[str, ...] = ()  # the parts to run by name (empty: every part, `harness.runner.parts`)
     store: Path | None = None  # where cases keep their saved files for other cells (None: the default store)
     savers: tuple[str, ...] = ()  # whose saved files the upgrade part loads (empty: every default and selected cell)
+    plan_only: bool = False  # print what would be measured, measure nothing (`matrix --plan`)
 
 
 @dataclass

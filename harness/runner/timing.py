@@ -119,8 +119,8 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
     bench = scen.bench or {}
     extra = {**thread_env(int(bench["threads"])), "MASKCOMPAT_PIN_CPU": str(int(bench["cpu"]))}
     t0 = time.time()
-    session = Session(Launch(target.interp.python, "latency", envs.child_env(target.cell, target.interp, tmp, extra),
-                             tmp, "latency"))  # fmt: skip
+    session = Session(Launch(target.interp.python, scen.handler, envs.child_env(target.cell, target.interp, tmp, extra),
+                             tmp, scen.handler))  # fmt: skip
     request = {
         "model": scen.model,
         "bench": scen.bench,
@@ -208,6 +208,29 @@ def rows_for(
     return out
 
 
+def previous_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    """What a timing row keeps of the run before it: its run, medians and 95% CIs (seconds, and over the reference)."""
+    lat = row.get("latency")
+    if not lat or row.get("complete") is False:
+        return None
+    ref = lat.get("vs_ref") or {}
+    return {"run_id": row.get("run_id"), "median_s": lat.get("median_s"), "ci95_s": lat.get("ci95_s"),
+            "vs_ref": {"median": ref.get("median"), "ci95": ref.get("ci95")} if ref else None}  # fmt: skip
+
+
+def carry_previous(rows: list[dict[str, Any]], old: dict[tuple[str, str], dict[str, Any]], run_id: str) -> None:
+    """Each new row keeps the previous run of the same declaration (cell pins, scenario, handler version) in
+    `previous`, so a run replacing another loses nothing the readers compare runs by; a later round of the same
+    run carries what its first round carried."""
+    for row in rows:
+        before = old.get((row["scenario"], row["case_id"]))
+        if before is None or any(before.get(k) != row.get(k) for k in ("cell_hash", "scenario_hash", "measured_by")):
+            continue
+        carried = before.get("previous") if before.get("run_id") == run_id else previous_of(before)
+        if carried:
+            row["previous"] = carried
+
+
 def fits(now: float, spent: float, done: int, deadline: float | None) -> bool:
     """Whether one more timing process, lasting the mean so far, ends by the deadline (None: no deadline)."""
     return deadline is None or now + (spent / done if done else 0.0) <= deadline
@@ -236,7 +259,7 @@ def run(
     counts: dict[str, int] = {}
     run_id = f"{machine['id']}@{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
     if progress.estimate is not None:
-        progress.estimate.begin("latency", total)
+        progress.estimate.begin(scen.handler, total)
     for r in range(1, rounds + 1):
         order = targets if r % 2 else targets[::-1]
         for target in order:
@@ -255,9 +278,10 @@ def run(
             target.reference_s.append(round((ref_before + reference_s()) / 2, 6))
             rows = rows_for(target, scen, machine, invoked_by, r, run_id)
             path = rowfiles.cell_path(results, machine["id"], target.cell.id)
+            carry_previous(rows, fresh.rows_by_case(path), run_id)
             rowfiles.upsert(path, rows, [(scen.id, c.case_id) for c in scen.cases()])
             if progress.estimate is not None:
-                progress.estimate.tick("latency")
+                progress.estimate.tick(scen.handler)
             progress.line(f"round {r}/{rounds} {target.cell.id:<34} {_headline(rows)}")
             if r == rounds:
                 for row in rows:

@@ -506,6 +506,99 @@
     });
   }
 
+  /* ---------------------------------------------------------------- cost curves (the latency sweep) */
+
+  var CURVE_MODELS = ["masked", "unmasked", "real-work"];
+  var PAD_POINT = { timesteps: 512, batch: 32, units: 64 };
+
+  function fillCurves() {
+    var pts = S.sweep || [];
+    $("curves").hidden = !pts.length;
+    if (!pts.length) return;
+    uniq(pts.map(function (p) { return p.machine + "\u0000" + p.device + "\u0000" + p.cell_id; })).sort().forEach(function (k) {
+      var p = k.split("\u0000");
+      $("c-where").appendChild(option(k, fullName(p[2]) + " — " + p[1] + " on " + machineName(p[0])));
+    });
+    uniq(pts.map(function (p) { return p.rnn; })).forEach(function (r) { $("c-rnn").appendChild(option(r, r.toUpperCase())); });
+    uniq(pts.filter(function (p) { return p.pad === 0.5; }).map(function (p) { return p.batch + "," + p.units; }))
+      .sort(function (a, b) { var x = a.split(",").map(Number), y = b.split(",").map(Number); return x[1] - y[1] || x[0] - y[0]; })
+      .forEach(function (k) { var p = k.split(","); $("c-shape").appendChild(option(k, "batch " + p[0] + ", " + p[1] + " units")); });
+  }
+
+  /* The series of one chart: per model, [x, ms, low, high] sorted by x. */
+  function curveSeries(where, rnn, axis, shape) {
+    var w = where.split("\u0000"), bu = shape.split(",").map(Number), out = {};
+    (S.sweep || []).forEach(function (p) {
+      if (p.machine !== w[0] || p.device !== w[1] || p.cell_id !== w[2] || p.rnn !== rnn || p.ms == null) return;
+      var on = axis === "timesteps" ? p.pad === 0.5 && p.batch === bu[0] && p.units === bu[1]
+        : p.timesteps === PAD_POINT.timesteps && p.batch === PAD_POINT.batch && p.units === PAD_POINT.units;
+      if (!on) return;
+      (out[p.model] = out[p.model] || []).push([axis === "timesteps" ? p.timesteps : p.pad, p.ms,
+        p.ci_ms ? p.ci_ms[0] : p.ms, p.ci_ms ? p.ci_ms[1] : p.ms]);
+    });
+    Object.keys(out).forEach(function (m) { out[m].sort(function (a, b) { return a[0] - b[0]; }); });
+    return out;
+  }
+
+  function curveSvg(series, axis, title) {
+    var W = 720, H = 360, L = 64, R = 130, T = 12, B = 40, all = [];
+    CURVE_MODELS.forEach(function (m) { (series[m] || []).forEach(function (p) { all.push(p); }); });
+    if (!all.length) return '<p class="count">No points for this choice.</p>';
+    var logX = axis === "timesteps";
+    var xs = all.map(function (p) { return p[0]; }), ys = [];
+    all.forEach(function (p) { ys.push(p[2] > 0 ? p[2] : p[1], p[3]); });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.log10(Math.min.apply(null, ys.filter(function (v) { return v > 0; }))), y1 = Math.log10(Math.max.apply(null, ys));
+    if (y1 - y0 < 0.3) { y0 -= 0.15; y1 += 0.15; }
+    function fx(v) { var a = logX ? Math.log2(v) : v, b = logX ? Math.log2(x0) : x0, c = logX ? Math.log2(x1) : x1; return L + (c > b ? (a - b) / (c - b) : 0.5) * (W - L - R); }
+    function fy(v) { return T + (1 - (Math.log10(v) - y0) / (y1 - y0)) * (H - T - B); }
+    var out = ['<svg viewBox="0 0 ' + W + " " + H + '" width="' + W + '" height="' + H + '" role="img" aria-label="' + esc(title) + '"><title>' + esc(title) + "</title>"];
+    for (var e = Math.floor(y0); e <= Math.ceil(y1); e++) {
+      [1, 2, 5].forEach(function (m) {
+        var v = m * Math.pow(10, e);
+        if (Math.log10(v) < y0 || Math.log10(v) > y1) return;
+        out.push('<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + fy(v) + '" y2="' + fy(v) + '"/>');
+        out.push('<text x="' + (L - 6) + '" y="' + (fy(v) + 4) + '" text-anchor="end">' + esc(fmt(v)) + "</text>");
+      });
+    }
+    uniq(xs.map(String)).map(Number).forEach(function (v) {
+      out.push('<text x="' + fx(v) + '" y="' + (H - B + 16) + '" text-anchor="middle">' + esc(axis === "pad" ? Math.round(v * 100) + "%" : String(v)) + "</text>");
+    });
+    out.push('<text x="' + ((L + W - R) / 2) + '" y="' + (H - 6) + '" text-anchor="middle">' + (axis === "pad" ? "padding fraction" : "timesteps (log scale)") + "</text>");
+    out.push('<text x="12" y="' + ((T + H - B) / 2) + '" transform="rotate(-90 12 ' + ((T + H - B) / 2) + ')" text-anchor="middle">ms per batch (log scale)</text>');
+    CURVE_MODELS.forEach(function (m, k) {
+      var pts = series[m] || [];
+      if (!pts.length) return;
+      var cls = "series s" + k;
+      out.push('<g class="' + cls + '" data-model="' + m + '"><polyline fill="none" points="' + pts.map(function (p) { return fx(p[0]) + "," + fy(p[1]); }).join(" ") + '"/>');
+      pts.forEach(function (p) {
+        out.push('<line class="ci" x1="' + fx(p[0]) + '" x2="' + fx(p[0]) + '" y1="' + fy(p[3]) + '" y2="' + fy(Math.max(p[2], 1e-9)) + '"/>');
+        out.push('<circle cx="' + fx(p[0]) + '" cy="' + fy(p[1]) + '" r="3"><title>' + esc(m + ": " + fmt(p[1]) + " ms [" + fmt(p[2]) + ", " + fmt(p[3]) + "]") + "</title></circle>");
+      });
+      out.push('<text x="' + (W - R + 8) + '" y="' + (T + 14 + 16 * k) + '">' + esc(m) + "</text></g>");
+    });
+    out.push("</svg>");
+    return out.join("");
+  }
+
+  function drawCurves() {
+    if ($("curves").hidden) return;
+    var where = $("c-where").value, rnn = $("c-rnn").value, axis = $("c-axis").value, shape = $("c-shape").value;
+    $("c-shape-label").hidden = axis !== "timesteps";
+    var series = curveSeries(where, rnn, axis, shape);
+    $("c-chart").innerHTML = curveSvg(series, axis, rnn.toUpperCase() + " against " + axis);
+    var box = $("c-answer"), m = series.masked || [], r = series["real-work"] || [];
+    box.textContent = "";
+    var half = function (s) { return s.filter(function (p) { return axis === "pad" ? p[0] === 0.5 : p[0] === PAD_POINT.timesteps; })[0]; };
+    var a = half(m), b = half(r);
+    if (a && b) {
+      var ratio = a[1] / b[1];
+      box.textContent = "At " + (axis === "pad" ? "50% padding" : PAD_POINT.timesteps + " steps") + ", masked " + rnn.toUpperCase() +
+        " costs " + ratio.toFixed(2) + "× the real work: sorting by length would save " + Math.round((1 - 1 / ratio) * 100) + "%.";
+      box.dataset.ratio = ratio;
+    }
+  }
+
   /* ---------------------------------------------------------------- transitions and bisects */
 
   function drawTransitions(view) {
@@ -675,6 +768,10 @@
     $("k-filter").addEventListener("input", drawKinds);
     $("kinds-form").addEventListener("submit", function (e) { e.preventDefault(); });
     drawKinds();
+    fillCurves();
+    ["c-where", "c-rnn", "c-axis", "c-shape"].forEach(function (id) { $(id).addEventListener("change", drawCurves); });
+    $("curves-form").addEventListener("submit", function (e) { e.preventDefault(); });
+    drawCurves();
     fillLatency();
     $("l-case").addEventListener("change", drawLatency);
     drawLatency();
@@ -682,6 +779,7 @@
     document.body.dataset.ready = "1";
   }
 
-  window.maskcompat = { entryText: entryText, upgradeAnswer: upgradeAnswer, kindsTable: kindsTable, zooMachine: zooMachine };
+  window.maskcompat = { entryText: entryText, upgradeAnswer: upgradeAnswer, kindsTable: kindsTable, zooMachine: zooMachine,
+    curveSeries: curveSeries };
   start();
 })();

@@ -24,6 +24,7 @@ class Plan:
     timed again when this machine's speed moved."""
 
     scens: dict[str, Scenario]
+    name: str = NAME  # the part that planned it (the sweep's plan is this one's)
     todo: dict[str, list[tuple[Cell, list[Case]]]] = field(default_factory=dict)
     reused: list[Cell] = field(default_factory=list)
     speed_note: str | None = None
@@ -34,9 +35,9 @@ class Plan:
         return sum(int((self.scens[sid].bench or {})["rounds"]) * len(ts) for sid, ts in self.todo.items())
 
 
-def plan(ctx: PlanContext) -> Plan:
+def plan(ctx: PlanContext, name: str = NAME) -> Plan:
     """The cells whose timings are not current, or every cell where this machine's speed moved (or --fresh)."""
-    out = Plan({s.id: s for s in ctx.scens})
+    out = Plan({s.id: s for s in ctx.scens}, name)
     if not ctx.scens:
         return out
     if not ctx.opts.fresh:
@@ -60,7 +61,7 @@ def measure(run: Run, planned: Plan) -> None:
     """The timed scenario(s) over the planned cells, rounds interleaved across cells."""
     for cell in dict.fromkeys(planned.reused):
         reused_from(rowfiles.cell_path(run.results, run.machine["id"], cell.id), run.summary, set(planned.scens))
-        run.summary.add("reused", NAME, cell.id)
+        run.summary.add("reused", planned.name, cell.id)
     if planned.speed_note:
         run.progress.line(f"latency: every cell is timed again: {planned.speed_note}")
         run.summary.notes.append(f"latency timed again: {planned.speed_note}")
@@ -74,7 +75,7 @@ def measure(run: Run, planned: Plan) -> None:
                 run.progress.line(f"{cell.id}: not timed, its interpreter lacks its pins: {problems[0]}")
                 CellRun(cell, {sid: scen}, cases, run.results, run.machine, run.opts.invoked, run.progress,
                         interp).record_install_failure(problems, envs.install_log(interp))  # fmt: skip
-                run.summary.add("failed", NAME, cell.id)
+                run.summary.add("failed", planned.name, cell.id)
                 continue
             todo.append(timing.Target(cell, interp, cases))
         if not todo:
@@ -87,7 +88,7 @@ def measure(run: Run, planned: Plan) -> None:
             lost = bool(target.reference_s) and len(target.lost) == len(target.reference_s)
             short = len(target.reference_s) < rounds
             kind = "failed" if lost else "unfinished" if short else "measured"
-            run.summary.add(kind, NAME, target.cell.id)
+            run.summary.add(kind, planned.name, target.cell.id)
         run.progress.line(f"{sid}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if run.progress.estimate is not None:
-        run.progress.estimate.end(NAME)
+        run.progress.estimate.end(planned.name)

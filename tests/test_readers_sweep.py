@@ -1,0 +1,74 @@
+"""The sweep's readers on frames of known numbers: the fitted line recovers its slope, the ratios and their
+intervals, the previous run's agreement, a backend that computes the padded steps, and the answers' sentences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from harness.decl import cells
+from harness.readers.sections import sweep
+
+MATRIX = cells.load(ROOT / "cells" / "cells.toml")
+TF, JAX = "tf2.21.0-keras3.15.1", "jax0.10.2-keras3.15.1"
+
+
+def point(cell: str, model: str, steps: int, pad: float, ms: float, prev: float | None = None, **kw: Any) -> dict:
+    rec = {"device": "cpu", "cell": cell, "case": f"lstm:{model}:{steps}:{kw.get('batch', 32)}:64:{pad}", "rnn": "lstm",
+           "model": model, "timesteps": steps, "batch": kw.get("batch", 32), "units": 64, "pad": pad, "median_ms": ms,
+           "ci_low_ms": ms * 0.95, "ci_high_ms": ms * 1.05, "ref_median": ms, "ref_low": ms * 0.95,
+           "ref_high": ms * 1.05}  # fmt: skip
+    p = ms if prev is None else prev
+    rec.update(prev_median=p, prev_low=p * 0.95, prev_high=p * 1.05)
+    return rec
+
+
+def frame(computes: bool = False, drift: float = 1.0) -> pd.DataFrame:
+    """TF: masked time follows the real steps; jax (`computes`): masked time follows all steps."""
+    recs = []
+    for cell, flat in ((TF, False), (JAX, computes)):
+        for steps in (32, 128, 512, 1024):  # time = 2 ms + 0.01 ms per step (the real work: per real step)
+            recs += [point(cell, "masked", steps, 0.5, 2 + 0.01 * steps * (1.0 if flat else 0.6)),
+                     point(cell, "unmasked", steps, 0.5, 2 + 0.01 * steps),
+                     point(cell, "real-work", steps, 0.5, 2 + 0.01 * steps * 0.5)]  # fmt: skip
+        for pad in (0.0, 0.25, 0.75, 0.9):
+            real = 2 + 0.01 * 512 * (1 - pad)
+            masked = 2 + 0.01 * 512 * (1.0 if flat else 1.1 * (1 - pad))
+            recs += [point(cell, "masked", 512, pad, masked, masked * drift), point(cell, "unmasked", 512, pad, 7.12),
+                     point(cell, "real-work", 512, pad, real)]  # fmt: skip
+    return pd.DataFrame(recs)
+
+
+def test_the_fitted_line_recovers_the_cost_per_step() -> None:
+    fits = sweep.fits(frame()).set_index(["cell", "model"])
+    assert fits.loc[(TF, "unmasked"), "b_us"] == pytest.approx(10.0)  # 0.01 ms per step
+    assert fits.loc[(TF, "unmasked"), "a_ms"] == pytest.approx(2.0)
+    assert fits.loc[(TF, "real-work"), "b_us"] == pytest.approx(5.0)
+    assert fits.loc[(TF, "masked"), "r2"] == pytest.approx(1.0)
+    assert (fits["b_low_us"] <= fits["b_us"]).all() and (fits["b_us"] <= fits["b_high_us"]).all()
+
+
+def test_ratios_with_intervals_and_the_previous_run() -> None:
+    rt = sweep.ratios(frame()).set_index(["cell", "timesteps", "pad"])
+    half = rt.loc[(TF, 512, 0.5)]
+    assert half["waste"] == pytest.approx((2 + 0.01 * 512 * 0.6) / (2 + 0.01 * 512 * 0.5))
+    assert half["waste_low"] < half["waste"] < half["waste_high"]
+    assert half["overhead"] == pytest.approx((2 + 0.01 * 512 * 0.6) / (2 + 0.01 * 512))
+    assert bool(rt["waste_agrees"].all())  # the same numbers twice agree
+    moved = sweep.ratios(frame(drift=1.3)).set_index(["cell", "timesteps", "pad"])
+    assert not moved.loc[(TF, 512, 0.9), "waste_agrees"] and moved.loc[(TF, 512, 0.5), "waste_agrees"]
+
+
+def test_a_backend_that_computes_the_padded_steps_is_named() -> None:
+    flat = sweep.shrinks(frame(computes=True)).set_index("cell")
+    assert flat.loc[JAX, "computes padded steps"] and not flat.loc[TF, "computes padded steps"]
+    assert flat.loc[JAX, "masked"] == pytest.approx(1.0) and flat.loc[TF, "real-work"] < 0.5
+    lines = sweep.answers(frame(computes=True), MATRIX)
+    assert any(line.startswith("At 50% padding (512 steps, batch 32, 64 units), on Keras 3.15.1 on TF CPU: masked "
+                               "LSTM costs 1.11× the real work") for line in lines), lines  # fmt: skip
+    assert any("sorting by length would save 10%" in line for line in lines), lines
+    assert any(line.startswith("On Keras 3.15.1 on jax CPU masked LSTM does not get cheaper") for line in lines), lines
+    assert not any(line.startswith("On Keras 3.15.1 on TF CPU masked") for line in lines)
