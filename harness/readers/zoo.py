@@ -51,14 +51,14 @@ PACKAGES = {"keras3": ("keras", "keras"), "keras2": ("tensorflow", "tensorflow")
 def pip_ranges(loaders: list[Cell], ok: set[str], flavor: str = "keras3") -> str:
     """The releases of one family among the loaders that load a file, as pip constraints over the tested releases,
     e.g. `keras>=3.9.2,<=3.15.1`; runs are cut where a tested release between them does not load it (a release
-    loads it where every tested cell of it does)."""
+    loads it where every tested cell of it does; Keras 3 on the tensorflow backend, the other backends apart)."""
     from packaging.version import Version
 
     package, attr = PACKAGES[flavor]
     by_version: dict[str, bool] = {}
     for c in loaders:
         version = getattr(c, attr)
-        if c.flavor == flavor and version:
+        if c.flavor == flavor and version and c.backend == "tensorflow":
             by_version[version] = by_version.get(version, True) and c.id in ok
     runs: list[list[str]] = []
     current: list[str] = []
@@ -76,9 +76,15 @@ def pip_ranges(loaders: list[Cell], ok: set[str], flavor: str = "keras3") -> str
 
 
 def loads_on(loaders: list[Cell], ok: set[str]) -> str:
-    """Every family's releases that load a file, as pip constraints (Keras 2 by its TensorFlow release)."""
+    """Every family's releases that load a file, as pip constraints (Keras 2 by its TensorFlow release), and the
+    Keras 3 backends where it does not."""
     parts = [pip_ranges(loaders, ok, f) for f in ("keras2", "tf_keras", "keras3")]
-    return ", ".join(p for p in parts if p != "none") or "none"
+    text = ", ".join(p for p in parts if p != "none") or "none"
+    others = sorted(
+        {c.backend for c in loaders if c.flavor == "keras3" and c.backend != "tensorflow" and c.id not in ok}
+    )
+    return text + (f" (Keras 3 on the tensorflow backend; not on {', '.join(others)})" if others and parts[2] != "none"
+                   else "")  # fmt: skip
 
 
 def newest(matrix: Matrix, flavor: str) -> Cell | None:
