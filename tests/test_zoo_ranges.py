@@ -38,6 +38,7 @@ for kind in zoo.KITS:
         xs = [v.astype("S").astype("U") if v.dtype == object else v for v in xs]  # strings, storable without pickle
         model.save(f"{out}/{kind}.keras")
         if kind == "compiled":  # the step after saving: its loss, then every weight
+            model.reset_metrics()
             loss = model.train_on_batch(x, np.tanh(xs[0].sum(axis=1, keepdims=True)))
             y = [np.atleast_1d(np.float64(loss))] + [np.asarray(w) for w in model.get_weights()]
         else:
@@ -68,6 +69,7 @@ for kind in json.loads(sys.argv[2]):
             xs = [stack.tf.constant(x) for x in xs]
         model = keras.models.load_model(f"{sys.argv[1]}/{kind}.keras")
         if kind == "compiled":
+            model.reset_metrics()
             loss = model.train_on_batch(xs[0], np.tanh(xs[0].sum(axis=1, keepdims=True)))
             got = [np.atleast_1d(np.float64(loss))] + [np.asarray(w) for w in model.get_weights()]
         else:

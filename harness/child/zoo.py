@@ -262,6 +262,8 @@ def train_step(stack: Stack, model: Any, x: Any) -> Any:
         raise RuntimeError("the loaded model has no optimizer: it was not compiled from the file")
     slots = opt.variables() if callable(opt.variables) else opt.variables
     kept = model.get_weights(), [np.array(v) for v in slots]
+    if hasattr(model, "reset_metrics"):
+        model.reset_metrics()  # Keras 3.0-3.6 return the running mean of every step's loss, not this step's
     loss = model.train_on_batch(x, target(x))
     after = model.get_weights()
     model.set_weights(kept[0])
