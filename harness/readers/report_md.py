@@ -105,7 +105,8 @@ def zoo_answer(df: pd.DataFrame, matrix: Matrix, root: Path, static: zoo.Static 
         "",
         "Other kinds of model, as `.keras` files (the zoo, `scenarios/zoo.toml`; every default cell saves each and "
         "loads every other's): where a file saved by the newest Keras 2 or Keras 3 loads and predicts the same, as pip "
-        "constraints, and per kind the first Keras 3 release that broke it and the first that fixed it." + link,
+        "constraints over the tested releases (Keras 3 on the tensorflow backend; the other backends named where they "
+        "do not load it), and per kind the first Keras 3 release that broke it and the first that fixed it." + link,
         "",
         str(table.to_markdown(index=False)),
         *(["", agree] if agree else []),
@@ -296,15 +297,11 @@ def causes_answer(view: View, root: Path, machine_page: Path | None) -> list[str
     def link(cid: str) -> str:
         return f"[`{cid}`]({_link(machine_page, root, 'cause-' + cid)})" if machine_page else f"`{cid}`"
 
-    shown = pd.DataFrame(
-        {
-            "cause": [link(str(c)) for c in table["cause"]],
-            "rows": table["rows"],
-            "what happens": table["sentence"],
-            "upstream": [f"<{u}>" if u else "" for u in table["upstream"]],
-        }
-    )
-    return [*out, str(shown.to_markdown(index=False))]
+    lines = [
+        f"- {link(str(c))} ({n} rows): {sentence}." + (f" Upstream: <{u}>." if u else "")
+        for c, n, sentence, u in zip(table["cause"], table["rows"], table["sentence"], table["upstream"], strict=True)
+    ]  # one line per cause, largest first (a table would pad every sentence to the longest)
+    return [*out, *lines]
 
 
 def _detail_pages(index: list[tuple[str, str, Path]], root: Path) -> list[str]:

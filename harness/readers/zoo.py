@@ -83,7 +83,7 @@ def loads_on(loaders: list[Cell], ok: set[str]) -> str:
     others = sorted(
         {c.backend for c in loaders if c.flavor == "keras3" and c.backend != "tensorflow" and c.id not in ok}
     )
-    return text + (f" (Keras 3 on the tensorflow backend; not on {', '.join(others)})" if others and parts[2] != "none"
+    return text + (f" (not on {', '.join(others)})" if others and parts[2] != "none"
                    else "")  # fmt: skip
 
 
@@ -259,7 +259,8 @@ def page(df: pd.DataFrame, matrix: Matrix, machine_id: str, static: Static | Non
             out += ["", f"## At a glance: `{fmt}`", ""]
             out.append(
                 "Per kind, the releases that load what the newest Keras 2 and the newest Keras 3 saved and predict the "
-                "same, as pip constraints over the tested releases (Keras 2 by its TensorFlow release); then along "
+                "same, as pip constraints over the tested releases (Keras 2 by its TensorFlow release, Keras 3 on the "
+                "tensorflow backend, the other backends named where they do not load it); then along "
                 "the Keras 3 releases (tensorflow backend), the first where the kind breaks (its own round trip or "
                 "the previous release's file fails there), the causes, and the first where both work again."
             )
