@@ -22,8 +22,19 @@ def point(cell: str, model: str, steps: int, pad: float, ms: float, prev: float 
            "ci_low_ms": ms * 0.95, "ci_high_ms": ms * 1.05, "ref_median": ms, "ref_low": ms * 0.95,
            "ref_high": ms * 1.05}  # fmt: skip
     p = ms if prev is None else prev
-    rec.update(prev_median=p, prev_low=p * 0.95, prev_high=p * 1.05)
+    rec.update(
+        prev_median=p, prev_low=p * 0.95, prev_high=p * 1.05, samples=samples(ms, model), prev_samples=samples(p, model)
+    )
     return rec
+
+
+WOBBLE = {"masked": (0.98, 1.0, 1.02, 0.99), "unmasked": (1.0, 0.99, 1.01, 1.02), "real-work": (1.01, 1.0, 0.99, 0.98)}
+
+
+def samples(ms: float, model: str) -> list[list[float]]:
+    """Two processes of four samples, seconds, each model with its own small wobble."""
+    w = WOBBLE[model]
+    return [[ms / 1e3 * f for f in w], [ms / 1e3 * f for f in reversed(w)]]
 
 
 def frame(computes: bool = False, drift: float = 1.0) -> pd.DataFrame:
@@ -54,9 +65,9 @@ def test_the_fitted_line_recovers_the_cost_per_step() -> None:
 def test_ratios_with_intervals_and_the_previous_run() -> None:
     rt = sweep.ratios(frame()).set_index(["cell", "timesteps", "pad"])
     half = rt.loc[(TF, 512, 0.5)]
-    assert half["waste"] == pytest.approx((2 + 0.01 * 512 * 0.6) / (2 + 0.01 * 512 * 0.5))
+    assert half["waste"] == pytest.approx((2 + 0.01 * 512 * 0.6) / (2 + 0.01 * 512 * 0.5), rel=0.03)
     assert half["waste_low"] < half["waste"] < half["waste_high"]
-    assert half["overhead"] == pytest.approx((2 + 0.01 * 512 * 0.6) / (2 + 0.01 * 512))
+    assert half["overhead"] == pytest.approx((2 + 0.01 * 512 * 0.6) / (2 + 0.01 * 512), rel=0.03)
     assert bool(rt["waste_agrees"].all())  # the same numbers twice agree
     moved = sweep.ratios(frame(drift=1.3)).set_index(["cell", "timesteps", "pad"])
     assert not moved.loc[(TF, 512, 0.9), "waste_agrees"] and moved.loc[(TF, 512, 0.5), "waste_agrees"]
@@ -68,7 +79,7 @@ def test_a_backend_that_computes_the_padded_steps_is_named() -> None:
     assert flat.loc[JAX, "masked"] == pytest.approx(1.0) and flat.loc[TF, "real-work"] < 0.5
     lines = sweep.answers(frame(computes=True), MATRIX)
     assert any(line.startswith("At 50% padding (512 steps, batch 32, 64 units), on Keras 3.15.1 on TF CPU: masked "
-                               "LSTM costs 1.11× the real work") for line in lines), lines  # fmt: skip
-    assert any("sorting by length would save 10%" in line for line in lines), lines
+                               "LSTM costs 1.12× the real work") for line in lines), lines  # fmt: skip
+    assert any("sorting by length would save 11%" in line for line in lines), lines
     assert any(line.startswith("On Keras 3.15.1 on jax CPU masked LSTM does not get cheaper") for line in lines), lines
     assert not any(line.startswith("On Keras 3.15.1 on TF CPU masked") for line in lines)

@@ -209,12 +209,14 @@ def rows_for(
 
 
 def previous_of(row: dict[str, Any]) -> dict[str, Any] | None:
-    """What a timing row keeps of the run before it: its run, medians and 95% CIs (seconds, and over the reference)."""
+    """What a timing row keeps of the run before it: its run, medians and 95% CIs (seconds, and over the reference),
+    and its samples per process (what paired ratios between cases are taken from)."""
     lat = row.get("latency")
     if not lat or row.get("complete") is False:
         return None
     ref = lat.get("vs_ref") or {}
     return {"run_id": row.get("run_id"), "median_s": lat.get("median_s"), "ci95_s": lat.get("ci95_s"),
+            "samples_s": lat.get("samples_s"),
             "vs_ref": {"median": ref.get("median"), "ci95": ref.get("ci95")} if ref else None}  # fmt: skip
 
 

@@ -41,6 +41,8 @@ def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> pd.Data
     df["pad"] = [float(params[c]["pad"]) if c in params else None for c in df["case"]]
     ref = {(r["cell_id"], r["device"], r["case_id"]): r for r in rows if r["scenario"] == scen.id}
     keys = list(zip(df["cell"], df["device"], df["case"], strict=True))
+    df["samples"] = [(ref.get(k, {}).get("latency") or {}).get("samples_s") for k in keys]
+    df["prev_samples"] = [(ref.get(k, {}).get("previous") or {}).get("samples_s") for k in keys]
     for name, field in (("ref", "latency"), ("prev", "previous")):  # this run's, and the run before it
         vals = [(ref.get(k, {}).get(field) or {}).get("vs_ref") or {} for k in keys]
         df[f"{name}_median"] = [v.get("median") for v in vals]
@@ -73,24 +75,34 @@ def fits(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def bounds(num: Any, den: Any, prefix: str = "") -> tuple[float, float, float] | None:
-    """(num / den, low, high): the medians' ratio and the two 95% CIs divided crosswise, a conservative interval
-    (`prefix` "ref_"/"prev_": the medians over the in-process reference; "": the corrected milliseconds)."""
-    keys = (
-        ("median_ms", "ci_low_ms", "ci_high_ms") if not prefix else (f"{prefix}median", f"{prefix}low", f"{prefix}high")
-    )
-    vals = [num[keys[0]], den[keys[0]], num[keys[1]], num[keys[2]], den[keys[1]], den[keys[2]]]
-    if any(v is None or pd.isna(v) or v <= 0 for v in vals):
+def paired(num: Any, den: Any) -> tuple[float, float, float] | None:
+    """(median, low, high) of the per-sample ratios num / den: the i-th samples of two points of one process were
+    taken in the same sweep over the points (round-robin), so each ratio sees one moment of the machine; the 95%
+    CI of their median is distribution-free (order statistics, `scipy.stats.quantile_test`). None with fewer than
+    three pairs."""
+    import numpy as np
+    from scipy import stats
+
+    if not isinstance(num, list) or not isinstance(den, list):
         return None
-    return vals[0] / vals[1], vals[2] / vals[5], vals[3] / vals[4]
+    ratios = [a / b for p, q in zip(num, den, strict=False) for a, b in zip(p, q, strict=False) if b > 0]
+    if len(ratios) < 3:
+        return None
+    values = np.asarray(ratios, dtype="float64")
+    median = float(np.median(values))
+    ci = stats.quantile_test(values, q=median, p=0.5).confidence_interval(0.95)
+    low = float(ci.low) if np.isfinite(ci.low) else float(values.min())
+    high = float(ci.high) if np.isfinite(ci.high) else float(values.max())
+    return median, low, high
 
 
 RATIOS = {"overhead": ("masked", "unmasked"), "waste": ("masked", "real-work")}  # name -> (numerator, denominator)
 
 
 def ratios(df: pd.DataFrame) -> pd.DataFrame:
-    """Masking overhead (masked / unmasked) and padding waste (masked / real work) at every point, with intervals;
-    where the rows kept the previous run, whether its ratio (over the reference) lies within this run's interval."""
+    """Masking overhead (masked / unmasked) and padding waste (masked / real work) at every point, as paired
+    per-sample ratios with their 95% CIs; where the rows kept the previous run, its ratio and whether the two runs'
+    intervals overlap."""
     records = []
     for (device, cell, rnn, steps, batch, units, pad), grp in df.groupby(
         ["device", "cell", "rnn", "timesteps", "batch", "units", "pad"], sort=False
@@ -101,13 +113,13 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
         for name, (num, den) in RATIOS.items():
             if num not in by.index or den not in by.index:
                 continue
-            now = bounds(by.loc[num], by.loc[den])
+            now = paired(by.loc[num, "samples"], by.loc[den, "samples"])
             if now is not None:
                 rec[name], rec[f"{name}_low"], rec[f"{name}_high"] = now
-            this, before = bounds(by.loc[num], by.loc[den], "ref_"), bounds(by.loc[num], by.loc[den], "prev_")
-            if this is not None and before is not None:
+            before = paired(by.loc[num, "prev_samples"], by.loc[den, "prev_samples"])
+            if now is not None and before is not None:
                 rec[f"{name}_prev"] = before[0]
-                rec[f"{name}_agrees"] = bool(this[1] <= before[0] <= this[2] or before[1] <= this[0] <= before[2])
+                rec[f"{name}_agrees"] = bool(now[1] <= before[2] and before[1] <= now[2])  # the intervals overlap
         records.append(rec)
     return pd.DataFrame(records)
 
@@ -162,9 +174,15 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
         for rec in grp.sort_values("rnn", key=lambda s: s.map({"lstm": 0, "gru": 1})).to_dict("records"):
             if pd.isna(rec.get("waste")):
                 continue
+            if rec["waste_low"] > 1:
+                save = f"sorting by length would save {1 - 1 / rec['waste']:.0%}"
+            elif rec["waste_high"] < 1:
+                save = "the unmasked path is the slower one here, so sorting by length saves nothing"
+            else:
+                save = "sorting by length saves nothing measurable"
             parts.append(f"masked {rec['rnn'].upper()} costs {rec['waste']:.2f}× the real work "
-                         f"[{rec['waste_low']:.2f}–{rec['waste_high']:.2f}] (sorting by length would save "
-                         f"{1 - 1 / rec['waste']:.0%}) and {rec['overhead']:.2f}× the unmasked model")  # fmt: skip
+                         f"[{rec['waste_low']:.2f}–{rec['waste_high']:.2f}] ({save}) and {rec['overhead']:.2f}× the "
+                         "unmasked model")  # fmt: skip
         if parts:
             out.append(f"At 50% padding ({PAD_POINT['timesteps']} steps, batch {PAD_POINT['batch']}, "
                        f"{PAD_POINT['units']} units), on {_where(cells[str(cell_id)], str(device))}: "
@@ -288,7 +306,8 @@ def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages
     else:
         out.append("- No row keeps a previous run yet: the next run of the sweep compares every ratio with this one.")
     out += ["", "Milliseconds per batch are reference-corrected medians with their 95% CIs (the latency section's "
-            "statistic); a ratio's interval divides the two CIs crosswise. `real-work`: the same weights, unmasked, on "
+            "statistic). A ratio is the median of per-sample ratios (the i-th samples of two points of one process "
+            "were taken in the same round-robin sweep) with its 95% CI. `real-work`: the same weights, unmasked, on "
             "only the real steps (what sorting by length and bucketing approach)."]  # fmt: skip
     for device in sorted(set(df["device"])):
         here = sorted({cells[c] for c in df.loc[df["device"] == device, "cell"]}, key=cell_order)
