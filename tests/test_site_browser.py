@@ -286,3 +286,25 @@ def test_the_kinds_view_is_one_row_per_kind_and_every_entry_is_the_pair_s(page: 
     assert len(shown) == len(zoo) * len(cols["cols"])
     page.fill("#k-filter", "conv2d")
     assert page.eval_on_selector_all("#k-table tbody tr", "rs => rs.map(r => r.dataset.source)") == ["zoo/cnn:.keras"]
+
+
+def test_the_cost_curves_draw_each_model_s_points_of_the_sweep(page: Any, summary: dict[str, Any]) -> None:
+    """The sweep's curve view: for the first place and LSTM, against padding, one series per model with every point
+    of the summary, and the answer's ratio is the masked over the real-work milliseconds at 50% padding."""
+    points = summary.get("sweep") or []
+    if not points:
+        pytest.skip("this summary has no sweep points")
+    where = page.eval_on_selector("#c-where", "s => s.value")
+    machine, device, cell = where.split("\u0000")
+    page.select_option("#c-rnn", "lstm")
+    page.select_option("#c-axis", "pad")
+    mine = [p for p in points if (p["machine"], p["device"], p["cell_id"], p["rnn"]) == (machine, device, cell, "lstm")
+            and (p["timesteps"], p["batch"], p["units"]) == (512, 32, 64) and p["ms"] is not None]  # fmt: skip
+    drawn = dict(page.eval_on_selector_all("#c-chart g.series", "gs => gs.map(g => [g.dataset.model, "
+                                           "g.querySelectorAll('circle').length])"))  # fmt: skip
+    assert drawn == {m: sum(1 for p in mine if p["model"] == m) for m in {p["model"] for p in mine}}
+    half = {p["model"]: p["ms"] for p in mine if p["pad"] == 0.5}
+    ratio = float(page.eval_on_selector("#c-answer", "b => b.dataset.ratio"))
+    assert ratio == pytest.approx(half["masked"] / half["real-work"], rel=1e-9)
+    page.select_option("#c-axis", "timesteps")
+    assert page.eval_on_selector_all("#c-chart g.series circle", "cs => cs.length") > 0

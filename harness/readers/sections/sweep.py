@@ -188,12 +188,18 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
                        f"{PAD_POINT['units']} units), on {_where(cells[str(cell_id)], str(device))}: "
                        + "; ".join(parts) + ".")  # fmt: skip
     computed = flat[flat["computes padded steps"]] if not flat.empty else flat
-    for rec in computed.to_dict("records"):
-        where, rnn = _where(cells[str(rec["cell"])], str(rec["device"])), str(rec["rnn"]).upper()
+    if not computed.empty:  # one sentence for every cell and RNN that computes the padded steps
+        wheres = sorted(
+            {_where(cells[str(c)], str(d)) for c, d in zip(computed["cell"], computed["device"], strict=True)}
+        )
+        rnns = " and ".join(r.upper() for r in ("lstm", "gru") if r in set(computed["rnn"]))
+        every = len(computed) == len(flat)
         out.append(
-            f"On {where} masked {rnn} does not get cheaper with fewer real steps: at {rec['to']:.0%} padding it "
-            f"takes {rec['masked']:.0%} of its time at {rec['from']:.0%} (the real work: {rec['real-work']:.0%}); "
-            "it computes the padded steps anyway."
+            f"{'Everywhere measured' if every else 'On ' + ', '.join(wheres)} masked {rnns} do not get cheaper with "
+            f"fewer real steps: at {computed['to'].max():.0%} padding they take {computed['masked'].min():.0%}–"
+            f"{computed['masked'].max():.0%} of their time at {computed['from'].min():.0%} (the real work: "
+            f"{computed['real-work'].min():.0%}–{computed['real-work'].max():.0%}); they compute the padded steps "
+            "anyway" + (f" ({', '.join(wheres)})." if every else ".")
         )
     return out
 
@@ -269,7 +275,7 @@ def padding_plot(rt: pd.DataFrame, cells: list[Cell], device: str, path: Path) -
         ax.set_xlabel("padding fraction", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.grid(True, which="both", alpha=0.2)
-    axes[0].set_ylabel("time ratio (median; interval from both 95% CIs)", fontsize=7)
+    axes[0].set_ylabel("time ratio (paired per-sample ratios: median, 95% CI)", fontsize=7)
     axes[1].legend(fontsize=5.5, loc="upper left")
     fig.suptitle(f"latency-sweep — what masking and padding cost — {device}", fontsize=8)
     fig.tight_layout()
@@ -301,8 +307,11 @@ def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages
     if prev:
         checked = rt[prev].notna().sum().sum()
         off = int((rt[prev] == False).sum().sum())  # noqa: E712
+        moved = {n: float((rt[n] / rt[f"{n}_prev"] - 1).abs().median()) for n in RATIOS if f"{n}_prev" in rt}
         out.append(f"- Against the previous run of the same declaration (kept in each row): {checked - off} of "
-                   f"{checked} ratios lie within each other's interval; the others are marked ⚠ below.")  # fmt: skip
+                   f"{checked} ratios' 95% intervals overlap; the others are marked ⚠ below. The ratios moved by a "
+                   "median of " + " and ".join(f"{v:.1%} ({n})" for n, v in moved.items()) + " between the runs "
+                   "(the 5% target; per cell on the tables below).")  # fmt: skip
     else:
         out.append("- No row keeps a previous run yet: the next run of the sweep compares every ratio with this one.")
     out += ["", "Milliseconds per batch are reference-corrected medians with their 95% CIs (the latency section's "
