@@ -112,3 +112,13 @@ def test_report_md_answers_first_within_its_size_and_every_link_resolves() -> No
 def _slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
     return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_the_sweep_s_answer_is_on_the_first_screen() -> None:
+    """Where the committed summary has sweep points, report.md's first screen says what masking and padding cost."""
+    data = json.loads((ROOT / "results" / "summary.json").read_text())
+    if not data.get("sweep"):
+        pytest.skip("no sweep points committed")
+    first = (ROOT / "report.md").read_text(encoding="utf-8").splitlines()[:12]
+    line = next((x for x in first if x.startswith("**Masked inference, in short:**")), "")
+    assert "the time of the real work" in line and "sorting by length would save" in line, first

@@ -85,3 +85,9 @@ def test_a_backend_that_computes_the_padded_steps_is_named() -> None:
     assert not any("Keras 3.15.1 on TF CPU masked" in line for line in lines)
     both = sweep.answers(frame(computes=True, both=True), MATRIX)  # every cell computes them: one sentence
     assert any(line.startswith("Everywhere measured masked LSTM do not get cheaper") for line in both), both
+
+
+def test_the_first_screen_sentence_names_each_place_and_the_saving() -> None:
+    line = sweep.headline(frame(), MATRIX)
+    assert line.startswith("At 50% padding a masked LSTM takes ") and "on Keras 3.15.1 on TF CPU" in line, line
+    assert "sorting by length would save 11%–" in line and line.endswith("%.")

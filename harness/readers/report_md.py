@@ -264,6 +264,18 @@ def sweep_answer(views: dict[str, View], scens: list[Scenario], root: Path, inde
     return out
 
 
+ANSWER_3 = "#3-is-masked-inference-slower-and-did-a-release-make-it-slower-on-gpu"
+
+
+def sweep_headline(views: dict[str, View], scens: list[Scenario]) -> str:
+    """The sweep's one sentence for the first screen, from the first machine that ran it."""
+    scen = next((s for s in scens if s.handler == "sweep"), None)
+    for view in views.values():
+        if scen is not None and scen.id in view.ran:
+            return sweep.headline(sweep.frame(view.plain, scen, view.shown), view.shown)
+    return ""
+
+
 def seed_answer(table: pd.DataFrame, matrix: Matrix, records: list[dict[str, Any]]) -> list[str]:
     """Where the seed case breaks per family when saved and loaded in one cell, with the bisected fix."""
     lines = findings(table, matrix)
@@ -354,6 +366,9 @@ def render(
         if states:
             grid_ok[route] = f"ok in {states.count('ok')} of {len(states)} (cell, case) entries"
     out += ["", "## Answers", "", f"From the rows of `{mid}` unless a line names another machine.", ""]
+    cost = sweep_headline(views, scens)
+    if cost:
+        out += [f"**Masked inference, in short:** {cost} Details in [answer 3]({ANSWER_3}).", ""]
     out += ["### 1. My model was saved with one release. Will it load and predict the same on another?", ""]
     out += [
         "- **Your own file:** `nox -s check -- model.keras` (or `.h5`, a SavedModel folder) loads it, in a sandbox, "

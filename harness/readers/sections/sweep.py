@@ -204,6 +204,28 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
     return out
 
 
+def headline(df: pd.DataFrame, matrix: Matrix) -> str:
+    """One sentence for the report's first screen: masked LSTM over the real work at half padding per place, and
+    what sorting by length saves there."""
+    if df.empty:
+        return ""
+    cells = {c.id: c for c in matrix.cells}
+    rt = padding_rows(ratios(df))
+    rt = rt[(rt["pad"] == HALF) & (rt["rnn"] == "lstm")] if not rt.empty else rt
+    if rt.empty or "waste" not in rt:
+        return ""
+    rt = rt[rt["waste"].notna()]
+    parts = [
+        f"{r['waste']:.1f}×{' the time of the real work (the same model on only the real steps)' if not k else ''} "
+        f"on {_where(cells[str(r['cell'])], str(r['device']))}"
+        for k, r in enumerate(rt.to_dict("records"))
+    ]
+    saves = [1 - 1 / w for w in rt["waste"] if w > 1]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    tail = f": sorting by length would save {min(saves):.0%}–{max(saves):.0%}" if saves else ""
+    return f"At 50% padding a masked LSTM takes {listed}{tail}."
+
+
 def loglog_plot(df: pd.DataFrame, cell: Cell, device: str, path: Path) -> None:
     """Time against timesteps, log-log, one panel per RNN and (batch, units), masked / unmasked / real work with
     their 95% CIs (900 px wide, Okabe-Ito colours)."""
