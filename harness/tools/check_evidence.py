@@ -9,7 +9,6 @@ from typing import Any
 
 from harness.decl import zoo_match
 from harness.decl.cells import Cell, Matrix
-from harness.readers import zoo
 from harness.readers.model import cell_order, runs_label
 from harness.tools.inspect import Inspection
 
@@ -72,6 +71,8 @@ def evidence(insp: Inspection, rows: list[dict[str, Any]], matrix: Matrix, upgra
                 f"in the matrix, a plain `{fmt}` model (Masking with a list mask_value -> LSTM) saved by Keras "
                 f"{insp.keras_version} " + _loaders(plain, same, matrix)
             )
+    from harness.readers import zoo  # pandas: only where the evidence is told (checked above)
+
     for kind in kinds[: zoo_match.QUOTED]:  # the rows of the zoo's files of the same kinds, saved by this release
         savers, good, bad = zoo.quoted(df, kind, fmt, insp.keras_version or "", matrix)
         if savers:
