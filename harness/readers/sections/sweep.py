@@ -29,7 +29,7 @@ FLAT = 0.5  # masked cost at 90% padding still over this share of its cost at no
 
 def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> pd.DataFrame:
     """One record per current sweep row: the latency section's statistics with the point's parameters, and the
-    previous run's median over the in-process reference where the row kept it."""
+    samples per process of this run and of the previous one where the row kept it (the paired ratios)."""
     df = latency.frame(rows, scen, matrix, is_current)
     if df.empty:
         return df
@@ -43,11 +43,6 @@ def frame(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix) -> pd.Data
     keys = list(zip(df["cell"], df["device"], df["case"], strict=True))
     df["samples"] = [(ref.get(k, {}).get("latency") or {}).get("samples_s") for k in keys]
     df["prev_samples"] = [(ref.get(k, {}).get("previous") or {}).get("samples_s") for k in keys]
-    for name, field in (("ref", "latency"), ("prev", "previous")):  # this run's, and the run before it
-        vals = [(ref.get(k, {}).get(field) or {}).get("vs_ref") or {} for k in keys]
-        df[f"{name}_median"] = [v.get("median") for v in vals]
-        df[f"{name}_low"] = [(v.get("ci95") or [None, None])[0] for v in vals]
-        df[f"{name}_high"] = [(v.get("ci95") or [None, None])[1] for v in vals]
     return df[df["rnn"].notna()]
 
 
