@@ -36,3 +36,14 @@ def test_the_gpu_sweep_runs_every_point_on_the_newest_keras_gpu_cells_within_the
     assert all(int(p[3]) == len(sweep.cases()) for p in planned)
     assert "--part sweep" in out and "--wheels" in out and f"--time-limit {limit}" in out
     assert not (tmp_path / "results").exists()  # a plan measures nothing
+
+
+def test_a_plan_of_every_part_names_each_part_and_measures_nothing(tmp_path: Path) -> None:
+    """`matrix --plan` over all parts (those that keep cases per scenario and those that do not) on empty results."""
+    argv = [sys.executable, "-m", "harness", "matrix", "--plan", "--results", str(tmp_path / "r")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = [line.split(":")[0] for line in proc.stdout.splitlines() if not line.startswith(" ")]
+    assert {"compat", "latency", "sweep", "crossload", "upgrade"} <= set(names), proc.stdout
+    assert not (tmp_path / "r").exists()

@@ -109,7 +109,10 @@ def outline(plan: Plan) -> list[str]:
     lines = []
     for name, part in plan.parts.items():
         lines.append(f"{name}: {part.units} {plan.modules[name].UNIT}")
-        for sid, todo in getattr(part, "todo", {}).items():
+        todo_by_scenario = getattr(part, "todo", None)
+        if not isinstance(todo_by_scenario, dict):  # only the timed parts keep their cases per scenario
+            continue
+        for sid, todo in todo_by_scenario.items():
             for cell, cases in todo:
                 lines.append(f"  {sid} in {cell.id}: {len(cases)} cases, {cases[0].case_id} .. {cases[-1].case_id}")
     return lines
