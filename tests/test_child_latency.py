@@ -53,3 +53,27 @@ def test_calibration_stops_at_the_loop_cap(clock: FakeClock) -> None:
 
 def test_timed_returns_seconds_per_call(clock: FakeClock) -> None:
     assert latency._timed(clock.call, 4) == pytest.approx(0.002)
+
+
+def test_warm_sweeps_call_every_case_under_the_budget_in_turn(clock: FakeClock) -> None:
+    calls: list[str] = []
+
+    def case(name: str, seconds: float) -> object:
+        def call() -> None:
+            calls.append(name)
+            clock.now += seconds
+
+        return call
+
+    ready = {"fast": case("fast", 0.002), "slow": case("slow", 0.9), "cold": case("cold", 0.004)}
+    out = {
+        "fast": {"first_call_s": 0.01, "warm_call_s": 0.003},
+        "slow": {"first_call_s": 0.9, "warm_call_s": 0.9},  # over the budget: its first call was warm-up enough
+        "cold": {"first_call_s": 0.3, "warm_call_s": 0.25},  # its warm-up call came before the others were built
+    }
+    latency.warm_sweeps(ready, out, 2, budget=0.5)  # type: ignore[arg-type]
+    assert calls == ["fast", "cold", "fast", "cold"]
+    assert out["fast"]["warm_call_s"] == 0.002 and out["cold"]["warm_call_s"] == 0.004
+    assert out["slow"]["warm_call_s"] == 0.9
+    latency.warm_sweeps(ready, out, 0, budget=0.5)  # type: ignore[arg-type]
+    assert len(calls) == 4

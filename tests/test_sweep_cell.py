@@ -41,6 +41,7 @@ atol = 1e-5
 rounds = 2
 samples = 3
 warmup = 0
+warm_sweeps = 1
 min_sample_s = 0.005
 case_budget_s = 0.1
 threads = 1
@@ -82,7 +83,7 @@ def test_a_sweep_times_every_point_twice_and_the_readers_compare_the_runs(
     scen = scenarios.parse(folder / "latency-sweep.toml")
     assert sorted(r["case_id"] for r in rows) == sorted(c.case_id for c in scen.cases())
     for row in rows:
-        assert row["outcome"] == "ok" and row["complete"] and row["measured_by"] == "sweep/1", row.get("error_message")
+        assert row["outcome"] == "ok" and row["complete"] and row["measured_by"] == "sweep/2", row.get("error_message")
         assert row["previous"]["run_id"] != row["run_id"] and row["previous"]["vs_ref"]["median"] > 0
         if row["params"]["model"] == "real-work":  # the unmasked model on the real steps gives the masked output
             assert row["max_abs_diff"] < 1e-5
@@ -91,3 +92,7 @@ def test_a_sweep_times_every_point_twice_and_the_readers_compare_the_runs(
     assert len(ratios) == 5 and ratios["waste"].notna().all() and ratios["waste_agrees"].notna().all()
     fits = sweep.fits(df)
     assert set(fits["model"]) == {"masked", "unmasked", "real-work"} and (fits["points"] == 3).all()
+    spread = subprocess.run([sys.executable, "-m", "harness", "spread", str(tmp_path / "r"), "--scenario",
+                             "latency-sweep"], env=ENV, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert spread.returncode == 0, spread.stderr[-2000:]
+    assert "10 ratios in both runs" in spread.stdout and "95% intervals overlap" in spread.stdout, spread.stdout

@@ -90,6 +90,7 @@ BENCH_KEYS: dict[str, Types] = {
     "threads": int,
     "cpu": int,
 }
+BENCH_OPTIONAL: dict[str, Types] = {"warm_sweeps": int}  # untimed round-robin sweeps before calibration (default 0)
 MIN_SAMPLES = 3
 
 

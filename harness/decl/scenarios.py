@@ -217,11 +217,14 @@ def _bench(data: dict[str, Any], spec: Builder, bad: Any, path: Path) -> dict[st
     table = data.get("bench")
     if not isinstance(table, dict):
         raise UserError(f"{path}: a latency scenario needs a [bench] table with {sorted(registry.BENCH_KEYS)}")
+    known = {**registry.BENCH_KEYS, **registry.BENCH_OPTIONAL}
     for key in table:
-        if key not in registry.BENCH_KEYS:
-            raise bad(f"bench.{key}", f"is not a bench setting (known: {sorted(registry.BENCH_KEYS)})")
-    for key, typ in registry.BENCH_KEYS.items():
+        if key not in known:
+            raise bad(f"bench.{key}", f"is not a bench setting (known: {sorted(known)})")
+    for key, typ in known.items():
         if key not in table:
+            if key in registry.BENCH_OPTIONAL:
+                continue
             raise UserError(f"{path}: [bench] needs {key!r}")
         value = table[key]
         lowest = -2 if key == "cpu" else 0
