@@ -91,3 +91,25 @@ def test_the_first_screen_sentence_names_each_place_and_the_saving() -> None:
     line = sweep.headline(frame(), MATRIX)
     assert line.startswith("At 50% padding a masked LSTM takes ") and "on Keras 3.15.1 on TF CPU" in line, line
     assert "sorting by length would save 11%–" in line and line.endswith("%.")
+
+
+def test_the_first_screen_claims_a_saving_only_where_the_interval_is_over_one() -> None:
+    df = frame()
+    at = (df["cell"] == JAX) & (df["timesteps"] == 512) & (df["pad"] == 0.5)
+    real = df.loc[at & (df["model"] == "real-work"), "samples"].iloc[0]
+    spread = iter((0.5, 1.9, 0.6, 1.7, 0.55, 1.8, 0.7, 1.6))  # per-sample ratios on both sides of 1
+    noisy = [[v * next(spread) for v in proc] for proc in real]
+    df.loc[at & (df["model"] == "masked"), "samples"] = pd.Series(
+        [noisy], index=df.index[at & (df["model"] == "masked")]
+    )
+    line = sweep.headline(df, MATRIX)
+    assert "[95% CI 0." in line and "on Keras 3.15.1 on jax CPU" in line, line
+    assert line.endswith("where it is measurably slower."), line
+
+
+def test_a_place_where_only_one_rnn_computes_the_padded_steps_says_so() -> None:
+    df = frame(computes=True)  # jax's LSTM computes the padded steps; its GRU (TF's numbers) does not
+    gru = df[df["cell"] == TF].assign(cell=JAX, rnn="gru", case=lambda d: d["case"].str.replace("lstm", "gru"))
+    lines = sweep.answers(pd.concat([df, gru], ignore_index=True), MATRIX)
+    assert any(line.startswith("On Keras 3.15.1 on jax CPU (LSTM only) masked LSTM do not get cheaper")
+               for line in lines), lines  # fmt: skip

@@ -184,17 +184,20 @@ def answers(df: pd.DataFrame, matrix: Matrix) -> list[str]:
                        + "; ".join(parts) + ".")  # fmt: skip
     computed = flat[flat["computes padded steps"]] if not flat.empty else flat
     if not computed.empty:  # one sentence for every cell and RNN that computes the padded steps
-        wheres = sorted(
-            {_where(cells[str(c)], str(d)) for c, d in zip(computed["cell"], computed["device"], strict=True)}
-        )
         rnns = " and ".join(r.upper() for r in ("lstm", "gru") if r in set(computed["rnn"]))
+        places = []
+        for (device, cell_id), grp in computed.groupby(["device", "cell"], sort=False):
+            all_here = set(flat.loc[(flat["device"] == device) & (flat["cell"] == cell_id), "rnn"])
+            only = "" if set(grp["rnn"]) == all_here else f" ({' and '.join(r.upper() for r in grp['rnn'])} only)"
+            places.append(_where(cells[str(cell_id)], str(device)) + only)
+        places.sort()
         every = len(computed) == len(flat)
         out.append(
-            f"{'Everywhere measured' if every else 'On ' + ', '.join(wheres)} masked {rnns} do not get cheaper with "
+            f"{'Everywhere measured' if every else 'On ' + ', '.join(places)} masked {rnns} do not get cheaper with "
             f"fewer real steps: at {computed['to'].max():.0%} padding they take {computed['masked'].min():.0%}–"
             f"{computed['masked'].max():.0%} of their time at {computed['from'].min():.0%} (the real work: "
             f"{computed['real-work'].min():.0%}–{computed['real-work'].max():.0%}); they compute the padded steps "
-            "anyway" + (f" ({', '.join(wheres)})." if every else ".")
+            "anyway" + (f" ({', '.join(places)})." if every else ".")
         )
     return out
 
@@ -211,13 +214,15 @@ def headline(df: pd.DataFrame, matrix: Matrix) -> str:
         return ""
     rt = rt[rt["waste"].notna()]
     parts = [
-        f"{r['waste']:.1f}×{' the time of the real work (the same model on only the real steps)' if not k else ''} "
-        f"on {_where(cells[str(r['cell'])], str(r['device']))}"
+        f"{r['waste']:.1f}×{' the time of the real work (the same model on only the real steps)' if not k else ''}"
+        + ("" if r["waste_low"] > 1 else f" [95% CI {r['waste_low']:.2f}–{r['waste_high']:.2f}]")
+        + f" on {_where(cells[str(r['cell'])], str(r['device']))}"
         for k, r in enumerate(rt.to_dict("records"))
     ]
-    saves = [1 - 1 / w for w in rt["waste"] if w > 1]
+    saves = [1 - 1 / w for w, low in zip(rt["waste"], rt["waste_low"], strict=True) if low > 1]  # measurably over 1
     listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
-    tail = f": sorting by length would save {min(saves):.0%}–{max(saves):.0%}" if saves else ""
+    where = "" if len(saves) == len(rt) else " where it is measurably slower"
+    tail = f": sorting by length would save {min(saves):.0%}–{max(saves):.0%}{where}" if saves else ""
     return f"At 50% padding a masked LSTM takes {listed}{tail}."
 
 
@@ -369,7 +374,7 @@ def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages
             if (plots / name).exists():
                 out += ["", f"![time against timesteps, {cell.id}, {device}]"
                             f"({Path(os.path.relpath(plots / name, pages.dir)).as_posix()})"]  # fmt: skip
-    out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (about 20 minutes here); "
+    out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (21-24 minutes on a 2-core VM); "
             "`--cell CELL` narrows it to one cell."]  # fmt: skip
     return "\n".join(out) + "\n"
 
