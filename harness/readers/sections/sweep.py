@@ -374,8 +374,8 @@ def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages
             if (plots / name).exists():
                 out += ["", f"![time against timesteps, {cell.id}, {device}]"
                             f"({Path(os.path.relpath(plots / name, pages.dir)).as_posix()})"]  # fmt: skip
-    out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (21-24 minutes on a 2-core VM); "
-            "`--cell CELL` narrows it to one cell."]  # fmt: skip
+    out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (21-24 minutes on a 2-core "
+            "VM); `--cell CELL` narrows it to one cell."]  # fmt: skip
     return "\n".join(out) + "\n"
 
 
