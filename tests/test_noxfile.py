@@ -59,7 +59,7 @@ def run_nox(argv: list[str], tmp_path: Path, **extra: str) -> tuple[subprocess.C
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-s", "spread"], "error: the following arguments are required: RESULTS_A, RESULTS_B"),
+        (["-s", "spread"], "error: the following arguments are required: RESULTS_A"),
         (["-s", "repair"], "error: the following arguments are required: IN.keras, OUT.keras"),
         (["-s", "bench", "--", "--cell", "tf9.9.9"], "error: unknown cell id(s) ['tf9.9.9']"),
         (["-s", "matrix", "--", "--device", "tpu"], "error: device must be cpu, gpu or auto, not 'tpu'"),
