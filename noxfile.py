@@ -87,7 +87,7 @@ def site(session: nox.Session) -> None:
 
 @nox.session(python=PY)
 def spread(session: nox.Session) -> None:
-    """How far latency medians moved between two results folders: -- RESULTS_A RESULTS_B."""
+    """How far latency figures moved between two runs: -- RESULTS_A [RESULTS_B] (one: against the kept run)."""
     harness(session, "spread")
 
 
