@@ -113,3 +113,10 @@ def test_a_place_where_only_one_rnn_computes_the_padded_steps_says_so() -> None:
     lines = sweep.answers(pd.concat([df, gru], ignore_index=True), MATRIX)
     assert any(line.startswith("On Keras 3.15.1 on jax CPU (LSTM only) masked LSTM do not get cheaper")
                for line in lines), lines  # fmt: skip
+
+
+def test_the_run_time_on_the_page_adds_each_cells_processes_per_device() -> None:
+    rows = [{"device": "cpu", "cell_id": TF, "duration_s": 120.0}, {"device": "cpu", "cell_id": TF, "duration_s": 120},
+            {"device": "cpu", "cell_id": JAX, "duration_s": 180.0}, {"device": "gpu", "cell_id": JAX, "duration_s": 60},
+            {"device": "cpu", "cell_id": JAX, "duration_s": None}]  # fmt: skip
+    assert sweep.busy_minutes(rows) == {"cpu": 5.0, "gpu": 1.0}

@@ -79,6 +79,27 @@ def test_a_time_limit_leaves_rounds_out_and_says_so(
         assert row["latency"]["processes"] == 2 and row["run_id"].startswith("m@")
 
 
+def test_a_jax_cell_shares_its_compile_cache_across_the_rounds_of_one_run_only(
+    tmp_path: Path, matrix: cells.Matrix
+) -> None:
+    scen = next(s for s in scenarios.load_all(small_scenario(tmp_path / "scenarios", rounds=2)) if s.timed)
+    jax = timing.Target(matrix.get("jax0.10.2-keras3.15.1"), envs.Interpreter(sys.executable, (), (), "fake"), [])
+    tf = timing.Target(matrix.get(CELL), envs.Interpreter(sys.executable, (), (), "fake"), [])
+    assert timing.cache_env(jax, {"rounds": 2}) == {} and timing.cache_env(jax, {"compile_cache": 0}) == {}
+    assert timing.cache_env(tf, {"compile_cache": 1}) == {} and tf.compile_cache is None
+    seen: list[str] = []
+
+    def process(t: timing.Target, s: scenarios.Scenario, round_no: int) -> None:
+        env = timing.cache_env(t, {"compile_cache": 1})
+        seen.append(env["JAX_COMPILATION_CACHE_DIR"])
+        assert Path(seen[-1]).is_dir() and env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0"
+        t.ready = {"type": "ready", "python": "3.11.7", "versions": {}, "device": "cpu"}
+
+    timing.run([jax], scen, tmp_path / "results", {"id": "m"}, "test", Progress("[t]"), process=process)
+    assert len(seen) == 2 and seen[0] == seen[1]  # both rounds, one folder
+    assert not Path(seen[0]).exists() and jax.compile_cache is None  # removed when the run ends
+
+
 @pytest.mark.integration
 def test_bench_stores_samples_statistics_and_reuses_them(cell_python: Callable[[str], Path], tmp_path: Path) -> None:
     cell_python(CELL)

@@ -35,6 +35,13 @@ class CaseError(Exception):
 
 
 SHAPE = ("timesteps", "batch", "units", "pad")  # a sweep case's own shape, over the scenario's [model]
+MODEL_SHAPE = ("timesteps", "units")  # what a model's layers depend on; batch and padding are the input's
+
+
+def real_count(cfg: dict[str, Any]) -> int:
+    """How many timesteps of the input carry data."""
+    keep = kit.real_steps(cfg)
+    return int(keep.stop - keep.start)
 
 
 def case_cfg(cfg: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
@@ -119,33 +126,36 @@ def synchronizer(stack: Any) -> Callable[[Any], Any]:
 
 
 class Models:
-    """The cell's models for one input, built once: masked, unmasked (same weights) and reloaded (list route)."""
+    """The cell's models for one timesteps and width, built once: masked, unmasked (same weights), reloaded (list
+    route) and the real work per number of real steps. A model takes any batch size, so every batch and padding of
+    the same timesteps and width shares them: building and tracing, not running, is most of a sweep's time."""
 
     def __init__(self, stack: Any, cfg: dict[str, Any], workdir: Path) -> None:
         self.stack = stack
         self.cfg = cfg
         self.workdir = workdir
-        self.built: dict[tuple[str, str], Any] = {}
-        self.outputs: dict[str, Any] = {}
+        self.built: dict[tuple[str, str, int], Any] = {}
+        self.outputs: dict[tuple[str, int, int], Any] = {}
 
-    def expected(self, rnn: str, x: Any) -> Any:
-        """The masked model's output on this input, computed once: what every other model of the shape must give."""
-        if rnn not in self.outputs:
-            self.outputs[rnn] = self.get(rnn, "masked").predict_on_batch(x)
-        return self.outputs[rnn]
+    def expected(self, rnn: str, x: Any, cfg: dict[str, Any]) -> Any:
+        """The masked model's output on this input, computed once: what every other model of the input must give."""
+        key = (rnn, int(cfg["batch"]), real_count(cfg))
+        if key not in self.outputs:
+            self.outputs[key] = self.get(rnn, "masked").predict_on_batch(x)
+        return self.outputs[key]
 
     def _layers(self, rnn: str, mask: Any, seed: bool = False) -> Any:
         masking = None if mask is None else (lambda: self.stack.keras.layers.Masking(mask_value=mask))
         return kit.masked_rnn(self.stack, {**self.cfg, "rnn": rnn}, masking, seed=seed)
 
-    def get(self, rnn: str, kind: str) -> Any:
-        """The model of this kind; the masked one fixes the weights the others copy."""
-        key = (rnn, "masked" if kind == "floor" else kind)
+    def get(self, rnn: str, kind: str, real: int = 0) -> Any:
+        """The model of this kind (`real`: the real-work model's number of steps); the masked one fixes the weights
+        the others copy."""
+        key = (rnn, "masked" if kind == "floor" else kind, real if kind == "real-work" else 0)
         if key in self.built:
             return self.built[key]
         if key[1] == "real-work":  # the same weights, unmasked, on only the real steps (what bucketing approaches)
-            keep = kit.real_steps(self.cfg)
-            cfg = {**self.cfg, "rnn": rnn, "timesteps": keep.stop - keep.start, "pad_fraction": 0.0}
+            cfg = {**self.cfg, "rnn": rnn, "timesteps": real, "pad_fraction": 0.0}
             weights = self.get(rnn, "masked").get_weights()
             try:
                 model = kit.masked_rnn(self.stack, cfg, None, seed=False)
@@ -180,13 +190,16 @@ class Models:
         return model
 
 
-def prepare(stack: Any, models: Models, params: dict[str, str], x: Any, lengths: Any) -> tuple[Callable[[], Any], Any]:
-    """The callable to time for one case, and the output it must reproduce (None: nothing to compare)."""
+def prepare(
+    stack: Any, models: Models, cfg: dict[str, Any], params: dict[str, str], x: Any, lengths: Any
+) -> tuple[Callable[[], Any], Any]:
+    """The callable to time for one case (`cfg`: its own shape), and the output it must reproduce (None: nothing
+    to compare)."""
     from harness.child import floors
 
     rnn, kind, call = params["rnn"], params["model"], params.get("call", "predict_on_batch")
     masked = models.get(rnn, "masked")
-    expected = None if kind == "unmasked" else models.expected(rnn, x)
+    expected = None if kind == "unmasked" else models.expected(rnn, x, cfg)
     if kind == "floor":
         if rnn != "lstm":
             raise CaseError("build", ValueError(f"the framework floor is written for LSTM only, not {rnn}"))
@@ -194,9 +207,9 @@ def prepare(stack: Any, models: Models, params: dict[str, str], x: Any, lengths:
             return floors.floor(stack.backend, stack.tf, masked, x, lengths), expected
         except Exception as exc:
             raise CaseError("build", exc) from exc
-    model = models.get(rnn, kind)
+    model = models.get(rnn, kind, real_count(cfg))
     if kind == "real-work":
-        x = x[:, kit.real_steps(models.cfg), :]
+        x = x[:, kit.real_steps(cfg), :]
     if call == "predict_on_batch":
         return (lambda: model.predict_on_batch(x)), expected
     sync = synchronizer(stack)
@@ -262,19 +275,24 @@ def measure(
 
     With `ref`, every sample is bracketed by reference runs; `ref_s` holds the mean of the two around it.
     """
-    shapes: dict[tuple[str | None, ...], tuple[Models, Any, Any]] = {}  # one set of models and inputs per shape
+    shapes: dict[tuple[str | None, ...], Models] = {}  # one set of models per timesteps and width
+    inputs: dict[tuple[str | None, ...], tuple[dict[str, Any], Any, Any]] = {}  # one input per whole shape
     sweeps = int(bench.get("warm_sweeps", 0))
     out: dict[str, dict[str, Any]] = {}
     ready: dict[str, Callable[[], Any]] = {}
     for case in cases:
         cid = case["case_id"]
         shape = tuple(case["params"].get(k) for k in SHAPE)
-        if shape not in shapes:
+        if shape not in inputs:
             here = case_cfg(cfg, case["params"])
-            shapes[shape] = (Models(stack, here, workdir), *padded_input(here))
-        models, x, lengths = shapes[shape]
+            inputs[shape] = (here, *padded_input(here))
+        here, x, lengths = inputs[shape]
+        width = tuple(case["params"].get(k) for k in MODEL_SHAPE)
+        if width not in shapes:
+            shapes[width] = Models(stack, here, workdir)
+        models = shapes[width]
         try:
-            fn, expected = prepare(stack, models, case["params"], x, lengths)
+            fn, expected = prepare(stack, models, here, case["params"], x, lengths)
             t0 = time.perf_counter()
             got = as_numpy(fn())
             first = time.perf_counter() - t0

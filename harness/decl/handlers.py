@@ -76,9 +76,10 @@ LATENCY = Handler(
     "harness.child.latency", "harness.runner.parts.latency", "harness.readers.sections.latency", timed=True,
 )  # fmt: skip
 SWEEP = Handler(
-    "sweep", 2, "samples of masked-RNN inference over timesteps, padding, batch and units: masked, unmasked and the "
+    "sweep", 3, "samples of masked-RNN inference over timesteps, padding, batch and units: masked, unmasked and the "
     "real work (the same weights on only the real steps), by the latency handler's child (2: one untimed "
-    "round-robin sweep over every case before calibration and samples, as `warm_sweeps` declares)",
+    "round-robin sweep over every case before calibration and samples, as `warm_sweeps` declares; 3: the models of "
+    "one timesteps and width are built once and shared by every batch size and padding)",
     "harness.child.latency", "harness.runner.parts.sweep", "harness.readers.sections.sweep", timed=True,
 )  # fmt: skip
 CROSSLOAD = kind("crossload", 2, "files saved in one cell, loaded, predicted and compared in another (2: the "

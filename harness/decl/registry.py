@@ -90,7 +90,10 @@ BENCH_KEYS: dict[str, Types] = {
     "threads": int,
     "cpu": int,
 }
-BENCH_OPTIONAL: dict[str, Types] = {"warm_sweeps": int}  # untimed round-robin sweeps before calibration (default 0)
+BENCH_OPTIONAL: dict[str, Types] = {
+    "warm_sweeps": int,  # untimed round-robin sweeps before calibration (default 0)
+    "compile_cache": int,  # 1: a jax cell's later processes of a run load what its first compiled (default 0)
+}
 MIN_SAMPLES = 3
 
 

@@ -50,6 +50,21 @@ class Target:
     steal: list[float | None] = field(default_factory=list)
     started: float = 0.0
     busy_s: float = 0.0
+    compile_cache: Path | None = None  # jax's persistent compilation cache for this run's processes of the cell
+
+
+def cache_env(target: Target, bench: dict[str, Any]) -> dict[str, str]:
+    """Where a jax cell's processes keep compiled functions, when the bench asks: compiling, not running, is much of
+    a sweep's time, and the later rounds compile the same functions again (the first call is not a sample)."""
+    if not bench.get("compile_cache") or target.cell.backend != "jax":
+        return {}
+    if target.compile_cache is None:
+        target.compile_cache = Path(tempfile.mkdtemp(prefix=f"maskcompat-jit-{target.cell.id}-"))
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(target.compile_cache),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+    }
 
 
 def reference_s() -> float:
@@ -117,7 +132,8 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
     """Start the cell's timing child, send its cases, fold the answer into the target."""
     tmp = Path(tempfile.mkdtemp(prefix=f"maskcompat-bench-{target.cell.id}-"))
     bench = scen.bench or {}
-    extra = {**thread_env(int(bench["threads"])), "MASKCOMPAT_PIN_CPU": str(int(bench["cpu"]))}
+    extra = {**thread_env(int(bench["threads"])), "MASKCOMPAT_PIN_CPU": str(int(bench["cpu"])),
+             **cache_env(target, bench)}  # fmt: skip
     t0 = time.time()
     session = Session(Launch(target.interp.python, scen.handler, envs.child_env(target.cell, target.interp, tmp, extra),
                              tmp, scen.handler))  # fmt: skip
@@ -142,6 +158,9 @@ def one_process(target: Target, scen: Scenario, round_no: int) -> None:
         target.lost.append({"round": round_no, **lost, "failed_stage": lost.get("failed_stage") or "latency"})
         return
     for cid, res in reply.answer["cases"].items():
+        first = target.answers.get(cid, {}).get("first_call_s")
+        if first is not None and target.compile_cache is not None:  # the call that compiled, not a cache load
+            res = {**res, "first_call_s": first}
         target.answers[cid] = res
         if res.get("samples"):
             target.loops.setdefault(cid, int(res["loops"]))
@@ -255,13 +274,36 @@ def run(
     With a deadline (seconds on `clock`) no timing process starts that would, at the mean so far, end after
     it: a device lent for minutes gets whole processes, and the cells left short stay `complete: false`.
     """
+    total = int((scen.bench or {})["rounds"]) * len(targets)
+    run_id = f"{machine['id']}@{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+    if progress.estimate is not None:
+        progress.estimate.begin(scen.handler, total)
+    try:
+        return _rounds(targets, scen, results, machine, invoked_by, progress, deadline, clock, process, run_id)
+    finally:
+        for target in targets:
+            if target.compile_cache is not None:
+                shutil.rmtree(target.compile_cache, ignore_errors=True)
+                target.compile_cache = None
+
+
+def _rounds(
+    targets: list[Target],
+    scen: Scenario,
+    results: Path,
+    machine: dict[str, Any],
+    invoked_by: str,
+    progress: Progress,
+    deadline: float | None,
+    clock: Callable[[], float],
+    process: Callable[[Target, Scenario, int], None],
+    run_id: str,
+) -> dict[str, int]:
+    """Every round over every target, in the order `run` describes."""
     rounds = int((scen.bench or {})["rounds"])
     total = rounds * len(targets)
     done, spent = 0, 0.0
     counts: dict[str, int] = {}
-    run_id = f"{machine['id']}@{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-    if progress.estimate is not None:
-        progress.estimate.begin(scen.handler, total)
     for r in range(1, rounds + 1):
         order = targets if r % 2 else targets[::-1]
         for target in order:

@@ -316,6 +316,18 @@ def _ratio_text(rec: dict[str, Any], name: str) -> str:
     return text
 
 
+def busy_minutes(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """How long the stored run's timing processes took per device: every row keeps its cell's processes' time."""
+    busy: dict[tuple[str, str], float] = {}
+    for row in rows:
+        key = (str(row.get("device")), str(row.get("cell_id")))
+        busy[key] = max(busy.get(key, 0.0), float(row.get("duration_s") or 0.0))
+    out: dict[str, float] = {}
+    for (device, _), seconds in sorted(busy.items()):
+        out[device] = out.get(device, 0.0) + seconds / 60
+    return out
+
+
 def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages: Pages, plots: Path) -> str:
     """The machine's sweep: answers, the padding slice, the fitted lines, the plots, every point."""
     df = frame(rows, scen, matrix)
@@ -374,8 +386,9 @@ def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages
             if (plots / name).exists():
                 out += ["", f"![time against timesteps, {cell.id}, {device}]"
                             f"({Path(os.path.relpath(plots / name, pages.dir)).as_posix()})"]  # fmt: skip
-    out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (21-24 minutes on a 2-core "
-            "VM); `--cell CELL` narrows it to one cell."]  # fmt: skip
+    took = ", ".join(f"{m:.0f} minutes on {d}" for d, m in busy_minutes(rows).items())
+    out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (the stored run's timing "
+            f"processes took {took}); `--cell CELL` narrows it to one cell."]  # fmt: skip
     return "\n".join(out) + "\n"
 
 
