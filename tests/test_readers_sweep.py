@@ -119,4 +119,6 @@ def test_the_run_time_on_the_page_adds_each_cells_processes_per_device() -> None
     rows = [{"device": "cpu", "cell_id": TF, "duration_s": 120.0}, {"device": "cpu", "cell_id": TF, "duration_s": 120},
             {"device": "cpu", "cell_id": JAX, "duration_s": 180.0}, {"device": "gpu", "cell_id": JAX, "duration_s": 60},
             {"device": "cpu", "cell_id": JAX, "duration_s": None}]  # fmt: skip
-    assert sweep.busy_minutes(rows) == {"cpu": 5.0, "gpu": 1.0}
+    other = {"scenario": "latency", "device": "cpu", "cell_id": TF, "duration_s": 600.0}  # another scenario's time
+    rows = [{"scenario": "latency-sweep", **r} for r in rows] + [other]
+    assert sweep.busy_minutes(rows, "latency-sweep") == {"cpu": 5.0, "gpu": 1.0}

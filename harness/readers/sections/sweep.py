@@ -316,10 +316,10 @@ def _ratio_text(rec: dict[str, Any], name: str) -> str:
     return text
 
 
-def busy_minutes(rows: list[dict[str, Any]]) -> dict[str, float]:
+def busy_minutes(rows: list[dict[str, Any]], scenario: str) -> dict[str, float]:
     """How long the stored run's timing processes took per device: every row keeps its cell's processes' time."""
     busy: dict[tuple[str, str], float] = {}
-    for row in rows:
+    for row in (r for r in rows if r.get("scenario") == scenario):
         key = (str(row.get("device")), str(row.get("cell_id")))
         busy[key] = max(busy.get(key, 0.0), float(row.get("duration_s") or 0.0))
     out: dict[str, float] = {}
@@ -386,7 +386,7 @@ def sweep_page(rows: list[dict[str, Any]], scen: Scenario, matrix: Matrix, pages
             if (plots / name).exists():
                 out += ["", f"![time against timesteps, {cell.id}, {device}]"
                             f"({Path(os.path.relpath(plots / name, pages.dir)).as_posix()})"]  # fmt: skip
-    took = ", ".join(f"{m:.0f} minutes on {d}" for d, m in busy_minutes(rows).items())
+    took = ", ".join(f"{m:.0f} minutes on {d}" for d, m in busy_minutes(rows, scen.id).items())
     out += ["", "Reproduce: `nox -s matrix -- --part sweep --fresh` times every point again (the stored run's timing "
             f"processes took {took}); `--cell CELL` narrows it to one cell."]  # fmt: skip
     return "\n".join(out) + "\n"
