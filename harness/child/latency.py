@@ -40,8 +40,7 @@ MODEL_SHAPE = ("timesteps", "units")  # what a model's layers depend on; batch a
 
 def real_count(cfg: dict[str, Any]) -> int:
     """How many timesteps of the input carry data."""
-    keep = kit.real_steps(cfg)
-    return int(keep.stop - keep.start)
+    return int(cfg["timesteps"]) - kit.pad_steps(cfg)
 
 
 def case_cfg(cfg: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,18 @@ def cache_env(target: Target, bench: dict[str, Any]) -> dict[str, str]:
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
     }
+
+
+@contextlib.contextmanager
+def compile_caches(targets: list[Target]) -> Iterator[None]:
+    """Removes the targets' compile caches when the run ends, however it ends: they serve one run only."""
+    try:
+        yield
+    finally:
+        for target in targets:
+            if target.compile_cache is not None:
+                shutil.rmtree(target.compile_cache, ignore_errors=True)
+                target.compile_cache = None
 
 
 def reference_s() -> float:
@@ -274,62 +286,40 @@ def run(
     With a deadline (seconds on `clock`) no timing process starts that would, at the mean so far, end after
     it: a device lent for minutes gets whole processes, and the cells left short stay `complete: false`.
     """
-    total = int((scen.bench or {})["rounds"]) * len(targets)
-    run_id = f"{machine['id']}@{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-    if progress.estimate is not None:
-        progress.estimate.begin(scen.handler, total)
-    try:
-        return _rounds(targets, scen, results, machine, invoked_by, progress, deadline, clock, process, run_id)
-    finally:
-        for target in targets:
-            if target.compile_cache is not None:
-                shutil.rmtree(target.compile_cache, ignore_errors=True)
-                target.compile_cache = None
-
-
-def _rounds(
-    targets: list[Target],
-    scen: Scenario,
-    results: Path,
-    machine: dict[str, Any],
-    invoked_by: str,
-    progress: Progress,
-    deadline: float | None,
-    clock: Callable[[], float],
-    process: Callable[[Target, Scenario, int], None],
-    run_id: str,
-) -> dict[str, int]:
-    """Every round over every target, in the order `run` describes."""
     rounds = int((scen.bench or {})["rounds"])
     total = rounds * len(targets)
     done, spent = 0, 0.0
     counts: dict[str, int] = {}
-    for r in range(1, rounds + 1):
-        order = targets if r % 2 else targets[::-1]
-        for target in order:
-            if not fits(clock(), spent, done, deadline):
-                progress.line(f"time limit: stopped after {done} of {total} timing processes (round {r}/{rounds})")
-                counts["unfinished"] = sum(1 for t in targets if len(t.reference_s) < rounds)  # one per process
-                return counts
-            target.started = target.started or time.time()
-            ref_before = reference_s()
-            t0 = clock()
-            ticks = fingerprint.cpu_ticks()
-            process(target, scen, r)
-            target.steal.append(fingerprint.steal_fraction(ticks, fingerprint.cpu_ticks()))
-            spent += clock() - t0
-            done += 1
-            target.reference_s.append(round((ref_before + reference_s()) / 2, 6))
-            rows = rows_for(target, scen, machine, invoked_by, r, run_id)
-            path = rowfiles.cell_path(results, machine["id"], target.cell.id)
-            carry_previous(rows, fresh.rows_by_case(path), run_id)
-            rowfiles.upsert(path, rows, [(scen.id, c.case_id) for c in scen.cases()])
-            if progress.estimate is not None:
-                progress.estimate.tick(scen.handler)
-            progress.line(f"round {r}/{rounds} {target.cell.id:<34} {_headline(rows)}")
-            if r == rounds:
-                for row in rows:
-                    counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    run_id = f"{machine['id']}@{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+    if progress.estimate is not None:
+        progress.estimate.begin(scen.handler, total)
+    with compile_caches(targets):
+        for r in range(1, rounds + 1):
+            order = targets if r % 2 else targets[::-1]
+            for target in order:
+                if not fits(clock(), spent, done, deadline):
+                    progress.line(f"time limit: stopped after {done} of {total} timing processes (round {r}/{rounds})")
+                    counts["unfinished"] = sum(1 for t in targets if len(t.reference_s) < rounds)  # one per process
+                    return counts
+                target.started = target.started or time.time()
+                ref_before = reference_s()
+                t0 = clock()
+                ticks = fingerprint.cpu_ticks()
+                process(target, scen, r)
+                target.steal.append(fingerprint.steal_fraction(ticks, fingerprint.cpu_ticks()))
+                spent += clock() - t0
+                done += 1
+                target.reference_s.append(round((ref_before + reference_s()) / 2, 6))
+                rows = rows_for(target, scen, machine, invoked_by, r, run_id)
+                path = rowfiles.cell_path(results, machine["id"], target.cell.id)
+                carry_previous(rows, fresh.rows_by_case(path), run_id)
+                rowfiles.upsert(path, rows, [(scen.id, c.case_id) for c in scen.cases()])
+                if progress.estimate is not None:
+                    progress.estimate.tick(scen.handler)
+                progress.line(f"round {r}/{rounds} {target.cell.id:<34} {_headline(rows)}")
+                if r == rounds:
+                    for row in rows:
+                        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     return counts
 
 
